@@ -1,0 +1,97 @@
+"""``finews``: a thin command line over crawler.runner and crawler.replica."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from crawler.postfile import parse_post_file
+
+DEFAULT_SITE = "http://finews.withounder.com/"
+DEFAULT_OUTPUT = Path("output")
+DEMO_POSTS = 60
+EXIT_USAGE = 2
+
+
+def _crawl(args: argparse.Namespace) -> int:
+    from crawler.runner import CrawlError, run_crawl
+
+    try:
+        summary = run_crawl(args.site, args.output, _log_overrides(args))
+    except CrawlError as error:
+        print(f"finews crawl: {error}", file=sys.stderr)
+        return 1
+    print(summary.line())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from crawler.replica.generate import generate_site
+    from crawler.replica.render import render_site
+    from crawler.replica.server import ReplicaServer
+    from crawler.runner import CrawlError, run_crawl
+
+    site = generate_site(args.posts)
+    pages = render_site(parse_post_file(name, text) for name, text in site.files)
+    with ReplicaServer(pages) as server:
+        print(f"replica of {len(site.files)} posts on {server.proxy_url}; crawling {DEFAULT_SITE} through it")
+        # Scrapy's HttpProxyMiddleware reads the standard variables: the crawl sees the real URL layout.
+        os.environ["http_proxy"] = server.proxy_url
+        os.environ.pop("no_proxy", None)
+        os.environ.pop("NO_PROXY", None)
+        try:
+            summary = run_crawl(DEFAULT_SITE, args.output, _log_overrides(args))
+        except CrawlError as error:
+            print(f"finews demo: {error}", file=sys.stderr)
+            return 1
+    print(summary.line())
+    print(f"archive: {args.output / 'archive.db'}  posts: {args.output / '_posts'}")
+    return 0
+
+
+def _replica_serve(args: argparse.Namespace) -> int:
+    from crawler.replica.server import serve_forever
+
+    serve_forever(args.posts, args.count, args.port, args.host)
+    return 0
+
+
+def _log_overrides(args: argparse.Namespace) -> dict[str, str]:
+    return {"LOG_LEVEL": "INFO" if args.verbose else "WARNING"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="finews", description="Archive the finews site into SQLite and Jekyll posts.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    crawl = commands.add_parser("crawl", help="crawl the site into the archive")
+    crawl.add_argument("--site", default=DEFAULT_SITE, help=f"start URL (default {DEFAULT_SITE})")
+    crawl.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    crawl.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
+    crawl.set_defaults(run=_crawl)
+
+    demo = commands.add_parser("demo", help="serve a replica site on loopback and crawl it")
+    demo.add_argument("--posts", type=int, default=DEMO_POSTS, help=f"synthetic posts (default {DEMO_POSTS})")
+    demo.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    demo.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
+    demo.set_defaults(run=_demo)
+
+    replica = commands.add_parser("replica", help="the replica site").add_subparsers(dest="replica", required=True)
+    serve = replica.add_parser("serve", help="serve the replica until Ctrl-C; use it as http_proxy")
+    serve.add_argument("--posts", type=Path, default=None, help="a folder of post files (default: synthetic)")
+    serve.add_argument("--count", type=int, default=DEMO_POSTS, help="synthetic posts when no --posts")
+    serve.add_argument("--port", type=int, default=8118)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(run=_replica_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

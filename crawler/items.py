@@ -1,0 +1,77 @@
+"""The one item the archive stores: a post, normalised. Field by field, what each holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PostItem:
+    """One article, normalised from its post page (and its text from the share host).
+
+    Set by normalisation:
+      info_code     ``NW`` + 18 digits: the East Money article id, the archive's key.
+      name          the post's file slug: ``NW…`` for outlet posts, the 18 digits for emnews posts.
+      title         the headline, entities decoded.
+      published_at  ISO 8601 in +08:00: the instant the site published (a zone-less original is UTC).
+      category      the category slug (``jinwanbao``, ``emnews``), as in ``/category/<slug>.html``.
+      tags          the post's tags (``["今晚报新闻"]``).
+      kind          ``media`` (outlet post), ``market`` (share link on choicewzp1.eastmoney.com), ``emnews``.
+      media         the outlet's name from its tag (``今晚报``); None for emnews posts.
+      source        the 文章来源 line's text with nested markup stripped (``上海证券报``), or None.
+      editor        the editor named in a note such as ``(津云新闻编辑刘颖)`` → ``刘颖``, or None.
+      digest        the emnews ``> `` digest line's text, or None.
+      body_html     the article body only (no digest, link, back links or tags line): exactly as written
+                    when ``body_origin`` is ``share``, as the page rendered it when ``page``.
+      body_origin   ``share`` (GetNewsText answer) or ``page`` (the share host failed: see share_status).
+      body_text     the body's text, one line per block, whitespace collapsed.
+      summary       the digest, else the first 120 characters of body_text.
+      share_url     the NewsShare.html link of outlet and market posts, else None.
+      article_url   the East Money article link of emnews posts, else None.
+      post_url      the post page's URL.
+      share_status  ``ok``, or why the share host's text could not be used (``http 500``, ``invalid json``…).
+      content_hash  sha256 over the record's content fields; changes when the article changes.
+    Set by the dedupe step (not stored as columns):
+      change        ``new``, ``updated`` or ``unchanged`` against the archive.
+      previous_file the file name the archive held for this infoCode before, if any.
+    Carried for validation only:
+      problems      what normalisation could not read; any problem makes the post a reject.
+      raw_page      the page as received, kept with a reject.
+    """
+
+    post_url: str
+    info_code: str | None = None
+    name: str = ""
+    title: str = ""
+    published_at: str | None = None
+    category: str = ""
+    tags: list[str] = field(default_factory=list)
+    kind: str = ""
+    media: str | None = None
+    source: str | None = None
+    editor: str | None = None
+    digest: str | None = None
+    body_html: str = ""
+    body_origin: str = "page"
+    body_text: str = ""
+    summary: str = ""
+    share_url: str | None = None
+    article_url: str | None = None
+    share_status: str = "not fetched"
+    content_hash: str = ""
+    change: str = ""
+    previous_file: str | None = None
+    raw_page: bytes = b""
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FetchFailure:
+    """A post page that could not be fetched or read at all (HTTP error, timeout, not HTML).
+
+    It passes through the pipelines only to be recorded in ``rejects`` with its reason.
+    """
+
+    post_url: str
+    reason: str
+    raw_page: bytes = b""

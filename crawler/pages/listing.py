@@ -1,0 +1,55 @@
+"""Listing pages (home, /emnews/, category pages) and the Atom feed: where the post links are."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urljoin, urlsplit
+
+from parsel import Selector
+
+# /<category>[/<more categories>]/<yyyy>/<mm>/<dd>/<name>.html — Jekyll's default post permalink.
+_POST_PATH = re.compile(r"^/(?P<category>[^/]+)(?:/[^/]+)*/\d{4}/\d{2}/\d{2}/(?P<name>[^/]+)\.html$")
+_CATEGORY_PATH = re.compile(r"^/category/[^/]+\.html$")
+_ATOM = {"atom": "http://www.w3.org/2005/Atom"}
+
+
+def is_post_url(url: str) -> bool:
+    return bool(_POST_PATH.match(urlsplit(url).path))
+
+
+def post_name(url: str) -> str:
+    """The post's file slug (``NW202112272226582498``) from its URL; empty when it is not a post URL."""
+    match = _POST_PATH.match(unquote(urlsplit(url).path))
+    return match["name"] if match else ""
+
+
+def category_from_post_url(url: str) -> str:
+    match = _POST_PATH.match(unquote(urlsplit(url).path))
+    return match["category"] if match else ""
+
+
+def category_page_url(post_url: str) -> str | None:
+    """Every category slug seen in a post URL has its page at ``/category/<slug>.html``."""
+    match = _POST_PATH.match(urlsplit(post_url).path)
+    return urljoin(post_url, f"/category/{match['category']}.html") if match else None
+
+
+def page_links(base_url: str, text: str) -> tuple[list[str], list[str]]:
+    """(post URLs, category page URLs) linked from an HTML listing page, absolute, in page order."""
+    posts: list[str] = []
+    categories: list[str] = []
+    for href in Selector(text=text).xpath("//a/@href").getall():
+        url = urljoin(base_url, href.strip())
+        path = urlsplit(url).path
+        if _POST_PATH.match(path):
+            posts.append(url)
+        elif _CATEGORY_PATH.match(path):
+            categories.append(url)
+    return posts, categories
+
+
+def feed_post_links(base_url: str, text: str) -> list[str]:
+    """Post URLs of the Atom feed's entries, newest first as the feed lists them."""
+    selector = Selector(text=text, type="xml")
+    hrefs = selector.xpath("//atom:entry/atom:link[@rel='alternate' or not(@rel)]/@href", namespaces=_ATOM).getall()
+    return [url for url in (urljoin(base_url, href.strip()) for href in hrefs) if is_post_url(url)]

@@ -1,0 +1,82 @@
+"""A post page as Jekyll renders it: what the page says, before any normalisation.
+
+The body is cut out of the HTML as a string rather than re-serialised from a parsed tree, because
+re-serialising changes entities, attribute quoting and spacing that an archive must keep.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from parsel import Selector
+
+_SECTION = re.compile(r"<section>\n?(?P<inner>.*)</section>", re.S)
+_HEAD = re.compile(r"^\s*<small>[^<]*</small>\s*<h1>.*?</h1>\n*", re.S)
+_TAGS_LINE = re.compile(r"\n*<small>tags:.*?</small>\s*$", re.S)
+# The back-link paragraph: one or more 返回… links, on one line (｜) or two (newline or <br />).
+_BACK_LINKS = re.compile(
+    r"\n*<p>(?P<links>(?:<a href=\"[^\"]*\">返回[^<]*</a>(?:｜|<br />)?\s*)+)</p>\s*$"
+)
+_BACK_LINK = re.compile(r"<a href=\"(?P<href>[^\"]*)\">(?P<label>返回[^<]*)</a>")
+# The link paragraph kramdown makes of `<URL>`, or of an empty `<>`.
+_LINK_PARAGRAPH = re.compile(r"\n*<p>(?:<a href=\"(?P<href>[^\"]*)\">(?P=href)</a>|(?P<empty>&lt;&gt;))</p>\s*$")
+_DIGEST = re.compile(r"^\s*<blockquote>\s*<p>(?P<digest>.*?)</p>\s*</blockquote>\n*", re.S)
+_DATE_LINE = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
+
+
+@dataclass
+class PostPage:
+    """The fields a rendered post page shows, as strings, exactly as found."""
+
+    url: str
+    title: str = ""
+    published_time: str = ""  # ISO 8601 from article:published_time, else the shown date
+    shown_date: str = ""  # the <small> line: Asia/Shanghai wall time
+    tags: list[str] = field(default_factory=list)
+    digest_html: str | None = None
+    body_html: str = ""
+    link: str | None = None  # the share or article URL; "" for an empty `<>`
+    back_links: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
+    share_text: str | None = None  # the body as written, from the share host, when fetched
+    share_status: str = "not fetched"
+    raw: bytes = b""  # the page as received, kept for rejects
+
+
+def parse_post_page(url: str, text: str, raw: bytes = b"") -> PostPage:
+    """Read a rendered post page; missing parts are left empty for validation to judge."""
+    selector = Selector(text=text)
+    page = PostPage(url=url, raw=raw)
+    page.title = selector.xpath("string(//section/h1)").get("")
+    if not page.title:
+        page.title = selector.css('meta[property="og:title"]::attr(content)').get("")
+    page.published_time = selector.css('meta[property="article:published_time"]::attr(content)').get("")
+    shown = _DATE_LINE.search(selector.xpath("string(//section/small[1])").get(""))
+    page.shown_date = shown.group(1) if shown else ""
+    page.tags = selector.xpath("//section/small[starts-with(., 'tags:')]/em/text()").getall()
+
+    section = _SECTION.search(text)
+    if section:
+        _read_body(page, section["inner"])
+    return page
+
+
+def _read_body(page: PostPage, inner: str) -> None:
+    body = _HEAD.sub("", inner, count=1)
+    body = _TAGS_LINE.sub("", body, count=1).rstrip()
+    back = _BACK_LINKS.search(body)
+    if back:
+        page.back_links = [
+            (html.unescape(m["label"]), html.unescape(m["href"])) for m in _BACK_LINK.finditer(back["links"])
+        ]
+        body = body[: back.start()]
+    link = _LINK_PARAGRAPH.search(body)
+    if link:
+        page.link = "" if link["empty"] else html.unescape(link["href"])
+        body = body[: link.start()]
+    digest = _DIGEST.match(body)
+    if digest:
+        page.digest_html = digest["digest"]
+        body = body[digest.end() :]
+    page.body_html = body.strip("\n")

@@ -1,0 +1,144 @@
+"""The site spider: home, /emnews/ and the feed → category pages → every post page (→ its share text).
+
+Routing only: what a page says is read by crawler.pages; what it means is decided by the pipelines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from crawler.infocode import InfoCodeError, infocode_from_name, infocode_from_url
+from crawler.items import FetchFailure
+from crawler.pages.listing import category_page_url, feed_post_links, page_links, post_name
+from crawler.pages.post import PostPage, parse_post_page
+from crawler.pages.share import ShareTextError, share_text_from_json
+from crawler.postfile import EMNEWS_CATEGORY
+
+# Lists first, so every post is discovered early; share texts before new posts, so posts finish.
+LISTING_PRIORITY = 20
+SHARE_PRIORITY = 10
+
+
+class SiteSpider(scrapy.Spider):
+    name = "site"
+
+    def __init__(self, site_url: str, share_host: str, follow_share: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.site_url = site_url if site_url.endswith("/") else site_url + "/"
+        self.share_host = share_host
+        self.follow_share = follow_share
+        self.allowed_domains = [urlsplit(self.site_url).hostname or "", share_host]
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
+        settings = crawler.settings
+        kwargs.setdefault("site_url", settings["FINEWS_SITE_URL"])
+        kwargs.setdefault("share_host", settings["FINEWS_SHARE_HOST"])
+        kwargs.setdefault("follow_share", settings.getbool("FINEWS_FOLLOW_SHARE"))
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        yield self._listing(self.site_url)
+        yield self._listing(urljoin(self.site_url, "emnews/"))
+        yield scrapy.Request(
+            urljoin(self.site_url, "feed.xml"), callback=self.parse_feed, errback=self.listing_failed,
+            priority=LISTING_PRIORITY,
+        )
+
+    def _listing(self, url: str) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse_listing, errback=self.listing_failed, priority=LISTING_PRIORITY)
+
+    def _post(self, url: str) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed)
+
+    def _posts_and_their_categories(self, post_urls: list[str]) -> Iterator[scrapy.Request]:
+        for url in post_urls:
+            category_url = category_page_url(url)
+            if category_url:
+                yield self._listing(category_url)
+            yield self._post(url)
+
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        if not isinstance(response, TextResponse):
+            self.logger.warning("Listing %s is not text (%s)", response.url, response.headers.get("Content-Type"))
+            return
+        posts, categories = page_links(response.url, response.text)
+        for url in categories:
+            yield self._listing(url)
+        yield from self._posts_and_their_categories(posts)
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        if isinstance(response, TextResponse):
+            yield from self._posts_and_their_categories(feed_post_links(response.url, response.text))
+
+    def parse_post(self, response: Response) -> Iterator[PostPage | FetchFailure | scrapy.Request]:
+        if not isinstance(response, TextResponse):
+            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            yield FetchFailure(response.url, f"not an HTML page (Content-Type {content_type!r})", response.body)
+            return
+        page = parse_post_page(response.url, response.text, response.body)
+        for _label, href in page.back_links:
+            if "/category/" in href:
+                yield self._listing(urljoin(response.url, href))
+        info_code = self._info_code(page)
+        if not (self.follow_share and info_code):
+            yield page
+            return
+        yield scrapy.Request(
+            f"http://{self.share_host}/NewsData/GetNewsText.do?id={info_code}",
+            callback=self.parse_share,
+            errback=self.share_failed,
+            cb_kwargs={"page": page},
+            priority=SHARE_PRIORITY,
+            dont_filter=True,  # the twin posts of one article both need the answer
+        )
+
+    @staticmethod
+    def _info_code(page: PostPage) -> str | None:
+        try:
+            if page.link and "NewsShare.html" in page.link:
+                return infocode_from_url(page.link)
+            return infocode_from_name(post_name(page.url))
+        except InfoCodeError:
+            return None
+
+    def parse_share(self, response: Response, page: PostPage) -> Iterator[PostPage]:
+        emnews = f"/{EMNEWS_CATEGORY}/" in urlsplit(page.url).path
+        try:
+            page.share_text = share_text_from_json(response.body, emnews=emnews)
+            page.share_status = "ok"
+        except ShareTextError as error:
+            page.share_status = str(error)
+        yield page
+
+    def share_failed(self, failure: Failure) -> Iterator[PostPage]:
+        page: PostPage = failure.request.cb_kwargs["page"]
+        page.share_status = describe_failure(failure)
+        self.crawler.stats.inc_value("finews/share_failed")
+        yield page
+
+    def post_failed(self, failure: Failure) -> Iterator[FetchFailure]:
+        response = getattr(failure.value, "response", None)
+        yield FetchFailure(failure.request.url, describe_failure(failure), response.body if response else b"")
+
+    def listing_failed(self, failure: Failure) -> None:
+        self.crawler.stats.inc_value("finews/listing_failed")
+        if failure.request.url.rstrip("/") == self.site_url.rstrip("/"):
+            self.crawler.stats.set_value("finews/site_unreachable", describe_failure(failure))
+        self.logger.error("Listing %s failed: %s", failure.request.url, describe_failure(failure))
+
+
+def describe_failure(failure: Failure) -> str:
+    """A short reason: ``http 404``, ``timeout``, or the error's own words."""
+    response = getattr(failure.value, "response", None)
+    if response is not None:
+        return f"http {response.status}"
+    return f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300]

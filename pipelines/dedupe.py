@@ -1,0 +1,70 @@
+"""Dedupe by infoCode: a post reached again, or the same article by another route, merges into one record.
+
+The merge rule, when an article is published both as an outlet post and as an emnews post: the
+outlet post's record wins (it names the outlet and the source, and its file is the article's file);
+the emnews route adds what only it has, the digest and the East Money article link. A refetch of
+the same route replaces the record, but keeps what another route contributed (digest, links), and
+an exact body (from the share host) is never replaced by a rendered-page body when the share host
+failed this time.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from crawler.items import PostItem
+from pipelines.archive import Archive, archive_for
+from pipelines.normalize import content_hash
+
+_OUTLET_KINDS = ("media", "market")
+_ROUTE_FIELDS = ("digest", "article_url", "share_url")
+_EXACT_BODY_FIELDS = ("body_html", "body_origin", "body_text", "source", "editor", "share_status")
+
+
+def item_from_row(row: dict[str, Any]) -> PostItem:
+    fields = {key: value for key, value in row.items() if key in PostItem.__dataclass_fields__}
+    fields["tags"] = json.loads(row["tags"] or "[]")
+    return PostItem(**fields)
+
+
+def merge_routes(existing: PostItem | None, item: PostItem) -> PostItem:
+    """The one record for an infoCode, from what the archive holds and what was just read."""
+    if existing is None:
+        return item
+    if existing.kind in _OUTLET_KINDS and item.kind == "emnews":
+        merged, other = existing, item
+    else:
+        merged, other = item, existing
+    for name in _ROUTE_FIELDS:
+        if getattr(merged, name) is None:
+            setattr(merged, name, getattr(other, name))
+    if merged.body_origin == "page" and other.body_origin == "share":
+        for name in _EXACT_BODY_FIELDS:
+            setattr(merged, name, getattr(other, name))
+    merged.summary = merged.digest or merged.summary
+    merged.content_hash = content_hash(merged)
+    return merged
+
+
+class DedupePipeline:
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
+        return cls(archive_for(crawler))
+
+    def process_item(self, item: PostItem) -> PostItem:
+        row = self.archive.get_post(item.info_code)
+        existing = item_from_row(row) if row else None
+        merged = merge_routes(existing, item)
+        merged.raw_page = b""
+        if row is None:
+            merged.change = "new"
+        else:
+            merged.change = "unchanged" if row["content_hash"] == merged.content_hash else "updated"
+            merged.previous_file = row["file_name"]
+        return merged

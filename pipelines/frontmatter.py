@@ -1,0 +1,82 @@
+"""The front-matter exporter: one Jekyll post file per archived article, in the site's own format."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from scrapy.crawler import Crawler
+
+from crawler.items import PostItem
+from crawler.postfile import format_post_file, post_file_name
+
+POSTS_DIR = "_posts"
+
+
+class UnsafePathError(ValueError):
+    """A file name that would land outside the posts folder."""
+
+
+def file_name_of(item: PostItem) -> str:
+    return post_file_name(datetime.fromisoformat(item.published_at), item.name)
+
+
+def post_file_text(item: PostItem) -> str:
+    return format_post_file(
+        title=item.title,
+        published_at=datetime.fromisoformat(item.published_at),
+        category=item.category,
+        tags=item.tags,
+        body=item.body_html,
+        link=item.share_url or item.article_url,
+        # Only the emnews format has a digest line; an outlet post's file keeps its own shape.
+        digest=item.digest if item.kind == "emnews" else None,
+    )
+
+
+def path_inside(directory: Path, file_name: str) -> Path:
+    """``directory/file_name``, refused unless it is a plain file name directly inside ``directory``."""
+    path = directory / file_name
+    if Path(file_name).name != file_name or file_name in ("", ".", "..") or "\0" in file_name:
+        raise UnsafePathError(f"refusing file name {file_name[:80]!r}: not a plain name inside {directory}")
+    return path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the new one, never a part: write a temporary file, then rename it."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".md")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class FrontMatterWriter:
+    def __init__(self, posts_dir: Path, crawler: Crawler) -> None:
+        self.posts_dir = posts_dir
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FrontMatterWriter:
+        return cls(Path(crawler.settings["FINEWS_OUTPUT"]) / POSTS_DIR, crawler)
+
+    def open_spider(self) -> None:
+        self.posts_dir.mkdir(parents=True, exist_ok=True)
+
+    def process_item(self, item: PostItem) -> PostItem:
+        file_name = file_name_of(item)
+        path = path_inside(self.posts_dir, file_name)
+        if item.change != "unchanged" or not path.exists():
+            write_atomically(path, post_file_text(item))
+            self.crawler.stats.inc_value("finews/files_written")
+        if item.previous_file and item.previous_file != file_name:
+            # The article's file moved (its outlet post arrived after its emnews twin): one file per record.
+            path_inside(self.posts_dir, item.previous_file).unlink(missing_ok=True)
+        return item

@@ -1,0 +1,134 @@
+"""Normalisation: a rendered post page (plus its share-host text) → a PostItem with typed, canonical fields."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
+
+from parsel import Selector
+
+from crawler.infocode import InfoCodeError, infocode_from_name, infocode_from_url
+from crawler.items import PostItem
+from crawler.pages.listing import category_from_post_url, post_name
+from crawler.pages.post import PostPage
+from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI
+
+MARKET_SHARE_HOST = "choicewzp1.eastmoney.com"
+SUMMARY_LENGTH = 120
+
+_CATEGORY_LINK = re.compile(r"/category/(?P<slug>[^/]+)\.html$")
+_SOURCE = re.compile(r"<p class=\"em_media\">[（(]文章来源[：:](?P<source>.*?)[）)]</p>", re.S)
+_EDITOR = re.compile(r"[（(][^（）()]{0,30}?编辑(?P<editor>[^（）()\s：:]{1,12})[）)]")
+_TAG = re.compile(r"<[^>]*>")
+_BLOCK_END = re.compile(r"(?i)(</(?:p|div|h\d|li|tr|table|blockquote|center)>|<br\s*/?>)")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+
+
+def text_of_html(fragment: str) -> str:
+    """The text a reader sees: one line per block, runs of spaces collapsed, entities decoded."""
+    if not fragment.strip():
+        return ""
+    marked = _BLOCK_END.sub(r"\1\n", fragment)
+    text = Selector(text=f"<div>{marked}</div>").xpath("string(//body/div)").get("")
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def source_of_body(body_html: str) -> str | None:
+    match = _SOURCE.search(body_html)
+    if not match:
+        return None
+    return html.unescape(_TAG.sub("", match["source"])).strip() or None
+
+
+def editor_of_text(body_text: str) -> str | None:
+    match = _EDITOR.search(body_text)
+    return match["editor"] if match else None
+
+
+def published_instant(page: PostPage) -> datetime | None:
+    """The meta's ISO instant; else the shown wall time, which the site shows in Asia/Shanghai."""
+    for value, parse in ((page.published_time, datetime.fromisoformat), (page.shown_date, _shanghai_wall_time)):
+        if value:
+            try:
+                instant = parse(value.strip())
+            except ValueError:
+                continue
+            if instant.tzinfo is not None:
+                return instant.astimezone(SHANGHAI)
+    return None
+
+
+def _shanghai_wall_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+
+
+def category_of(page: PostPage) -> str:
+    """The back link names the category exactly; the URL's first segment is the fallback."""
+    for _label, href in page.back_links:
+        if urlsplit(href).path.rstrip("/").endswith("/emnews") or href.rstrip("/").endswith("emnews"):
+            return EMNEWS_CATEGORY
+        match = _CATEGORY_LINK.search(urlsplit(href).path)
+        if match:
+            return unquote(match["slug"])
+    return category_from_post_url(page.url)
+
+
+def content_hash(item: PostItem) -> str:
+    """sha256 over every field the exported file is made of, so a changed article changes the hash."""
+    material = [item.title, item.published_at, item.category, item.tags, item.digest, item.body_html,
+                item.share_url or item.article_url]
+    return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def normalize_post(page: PostPage) -> PostItem:
+    item = PostItem(post_url=page.url, raw_page=page.raw, share_status=page.share_status)
+    item.name = post_name(page.url)
+    item.title = page.title.strip()
+    instant = published_instant(page)
+    item.published_at = instant.isoformat() if instant else None
+    item.category = category_of(page)
+    item.tags = [tag.strip() for tag in page.tags if tag.strip()]
+
+    link = page.link or ""
+    host = urlsplit(link).hostname or ""
+    if "NewsShare.html" in link:
+        item.share_url = link
+    elif host.endswith("eastmoney.com"):
+        item.article_url = link
+    if item.category == EMNEWS_CATEGORY:
+        item.kind = "emnews"
+    elif host == MARKET_SHARE_HOST:
+        item.kind = "market"
+    else:
+        item.kind = "media"
+    if item.kind != "emnews" and item.tags:
+        item.media = " ".join(item.tags).removesuffix("新闻").strip() or None
+
+    try:
+        item.info_code = infocode_from_url(item.share_url) if item.share_url else infocode_from_name(item.name)
+    except InfoCodeError as error:
+        item.problems.append(f"no infoCode: {error}")
+
+    if page.share_text is not None:
+        item.body_html, item.body_origin = page.share_text, "share"
+    else:
+        item.body_html, item.body_origin = page.body_html, "page"
+    item.digest = html.unescape(page.digest_html).strip() if page.digest_html is not None else None
+    item.body_text = text_of_html(item.body_html)
+    item.source = source_of_body(item.body_html)
+    item.editor = editor_of_text(item.body_text)
+    item.summary = item.digest or item.body_text[:SUMMARY_LENGTH]
+    item.content_hash = content_hash(item)
+    return item
+
+
+class NormalizePipeline:
+    """PostPage (what the spider read) → PostItem (typed, canonical fields)."""
+
+    def process_item(self, item: PostPage | PostItem) -> PostItem:
+        return normalize_post(item) if isinstance(item, PostPage) else item
