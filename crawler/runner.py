@@ -81,11 +81,12 @@ def run_crawl(site_url: str, output: Path, overrides: dict[str, Any] | None = No
     started = time.monotonic()
     settings = crawl_settings(site_url, output, overrides)
     process = CrawlerProcess(settings)
-    if settings.get("LOG_LEVEL") != "DEBUG":
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_one_line_records)
     crawler = process.create_crawler(SiteSpider)
     process.crawl(crawler)
+    if settings.get("LOG_LEVEL") != "DEBUG":
+        # Scrapy installs its log handler when the crawl is set up, so the filter goes on after.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_one_line_records)
     process.start()
     stats = crawler.stats.get_stats()
     run_id = stats.get("finews/run_id")
