@@ -147,8 +147,12 @@ def yaml_double_quoted(value: str) -> str:
 
 def yaml_scalar(value: str) -> str:
     """``value`` as a plain scalar where YAML reads it back unchanged as a string, else double-quoted."""
-    if _PLAIN_SAFE.match(value) and yaml.load(value, Loader=yaml.SafeLoader) == value:
-        return value
+    if _PLAIN_SAFE.match(value) and not _NEEDS_DQ_ESCAPE.search(value):
+        try:
+            if yaml.load(value, Loader=yaml.SafeLoader) == value:
+                return value
+        except yaml.YAMLError:
+            pass  # not readable as a plain scalar: quote it
     return yaml_double_quoted(value)
 
 
