@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what the tests need (Debian's jekyll for the round trip through the real consumer, the
+# project with its test extras) and run them. .ci/run calls this; so does a developer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v jekyll >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jekyll ruby-jekyll-feed ruby-jekyll-seo-tag >/dev/null
+  else
+    echo "note: jekyll is not installed and this is not root; the Jekyll round-trip tests will skip" >&2
+  fi
+fi
+
+python3 -m pip install -q -e '.[test]'
+exec python3 -m pytest "$@"

@@ -1,0 +1,172 @@
+"""End to end: a replica of synthetic posts on loopback, crawled by the real command in its own process."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crawler.cli import DEMO_POSTS
+from crawler.postfile import parse_post_date, parse_post_file, split_front_matter
+from crawler.replica.generate import generate_site
+from crawler.replica.render import render_site
+from crawler.replica.server import ReplicaServer
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTS = 30
+
+
+def finews(*args: str, cwd: Path, proxy: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
+    env["PYTHONPATH"] = str(ROOT)
+    if proxy:
+        env["http_proxy"] = proxy
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
+def rows(db_path: Path, sql: str) -> list[dict]:
+    db = sqlite3.connect(db_path)
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(row) for row in db.execute(sql)]
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def site():
+    return generate_site(POSTS)
+
+
+@pytest.fixture(scope="module")
+def crawled(site, tmp_path_factory):
+    """One crawl of the replica into a fresh output; the work folder holds nothing else."""
+    work = tmp_path_factory.mktemp("work")
+    pages = render_site(parse_post_file(name, text) for name, text in site.files)
+    with ReplicaServer(pages) as server:
+        first = finews("crawl", "--output", "out", cwd=work, proxy=server.proxy_url)
+        second = finews("crawl", "--output", "out", cwd=work, proxy=server.proxy_url)
+    return work, first, second
+
+
+def test_crawl_exits_zero_with_a_summary(crawled):
+    _work, first, _second = crawled
+    assert first.returncode == 0, first.stderr
+    assert "posts archived" in first.stdout
+
+
+def test_one_row_per_distinct_valid_infocode(site, crawled):
+    work, _first, _second = crawled
+    archived = {row["info_code"] for row in rows(work / "out" / "archive.db", "SELECT info_code FROM posts")}
+    assert archived == set(site.valid_info_codes)
+
+
+def test_one_file_per_row_and_nothing_written_outside_the_output(crawled):
+    work, _first, _second = crawled
+    names = {row["file_name"] for row in rows(work / "out" / "archive.db", "SELECT file_name FROM posts")}
+    assert {path.name for path in (work / "out" / "_posts").iterdir()} == names
+    assert sorted(path.name for path in work.iterdir()) == ["out"]
+    assert sorted(path.name for path in (work / "out").iterdir() if not path.name.startswith("archive.db")) == [
+        "_posts"
+    ]
+
+
+def test_twice_published_article_is_one_record_with_both_links(site, crawled):
+    work, _first, _second = crawled
+    (row,) = rows(work / "out" / "archive.db", f"SELECT * FROM posts WHERE info_code = '{site.twin_info_code}'")
+    assert row["kind"] in ("media", "market") and row["name"] == site.twin_info_code
+    assert row["share_url"].endswith("infoCode=" + site.twin_info_code)
+    assert row["article_url"] and row["article_url"].endswith(site.twin_info_code[2:] + ".html")
+    assert row["digest"]
+    assert not any(path.name.endswith(f"-{site.twin_info_code[2:]}.md") for path in (work / "out" / "_posts").iterdir())
+
+
+def test_malformed_posts_are_rejects_with_reason_and_raw_page(site, crawled):
+    work, _first, _second = crawled
+    rejects = rows(work / "out" / "archive.db", "SELECT url, reason, raw_page FROM rejects")
+    for file_name in site.malformed:
+        name = parse_post_file(file_name, dict(site.files)[file_name]).name
+        (reject,) = [r for r in rejects if r["url"].endswith(f"/{name}.html")]
+        assert reject["reason"] and reject["raw_page"].startswith(b"<!DOCTYPE html>")
+
+
+def test_every_exported_file_parses_and_equals_the_stored_fields(crawled):
+    work, _first, _second = crawled
+    for row in rows(work / "out" / "archive.db", "SELECT * FROM posts"):
+        text = (work / "out" / "_posts" / row["file_name"]).read_text(encoding="utf-8")
+        front, body = split_front_matter(text)
+        meta = yaml.safe_load(front)
+        assert list(meta) == ["layout", "title", "date", "categories", "tags"]
+        assert meta["title"] == row["title"]
+        assert parse_post_date(str(front.split("date: ")[1].splitlines()[0])).isoformat() == row["published_at"]
+        assert str(meta["categories"]) == row["category"]
+        assert str(meta["tags"]).split() == json.loads(row["tags"])
+        assert row["body_html"] in body and not text.endswith("\n")
+
+
+def test_exported_files_equal_the_originals_byte_for_byte(site, crawled):
+    work, _first, _second = crawled
+    exported = {path.name: path.read_bytes() for path in (work / "out" / "_posts").iterdir()}
+    originals = dict(site.files)
+    compared = [name for name in exported if name in originals]
+    assert len(compared) == len(exported)
+    assert [name for name in compared if exported[name] != originals[name].encode("utf-8")] == []
+
+
+def test_second_run_changes_nothing(crawled):
+    work, _first, second = crawled
+    assert second.returncode == 0, second.stderr
+    (run,) = rows(work / "out" / "archive.db", "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
+    assert (run["status"], run["new"], run["updated"], run["files_written"]) == ("finished", 0, 0, 0)
+    assert run["unchanged"] > 0
+
+
+def test_unreachable_site_exits_nonzero_with_one_line(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        result = finews("crawl", "--site", f"http://127.0.0.1:{port}/", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(f"finews crawl: site http://127.0.0.1:{port}/ unreachable")
+
+
+def test_unwritable_output_exits_nonzero_with_one_line(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    result = finews("crawl", "--output", "a-file/out", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() .startswith("finews crawl: output a-file/out is not writable")
+
+
+def test_demo_leaves_one_row_per_valid_infocode(tmp_path):
+    result = finews("demo", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    expected = generate_site(DEMO_POSTS).valid_info_codes
+    archived = rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")
+    assert {row["info_code"] for row in archived} == set(expected)
+    assert len(list((tmp_path / "out" / "_posts").iterdir())) == len(expected)
+    assert f"{len(expected)} posts archived" in result.stdout
+
+
+def test_scrapy_crawl_site_uses_the_same_settings(site, tmp_path):
+    pages = render_site(parse_post_file(name, text) for name, text in site.files)
+    env = {key: value for key, value in os.environ.items() if key.lower() != "no_proxy"}
+    with ReplicaServer(pages) as server:
+        env["http_proxy"] = server.proxy_url
+        result = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "site", "-s", f"FINEWS_OUTPUT={tmp_path / 'out'}",
+             "-s", "LOG_LEVEL=WARNING"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode == 0, result.stderr
+    archived = rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")
+    assert {row["info_code"] for row in archived} == set(site.valid_info_codes)
