@@ -29,6 +29,7 @@ class PostItem:
       share_url     the NewsShare.html link of outlet and market posts, else None.
       article_url   the East Money article link of emnews posts, else None.
       post_url      the post page's URL.
+      back_link_lines  the post's back links as its file wrote them (older posts differ; "" for none).
       share_status  ``ok``, or why the share host's text could not be used (``http 500``, ``invalid json``…).
       content_hash  sha256 over the record's content fields; changes when the article changes.
     Set by the dedupe step (not stored as columns):
@@ -57,6 +58,7 @@ class PostItem:
     summary: str = ""
     share_url: str | None = None
     article_url: str | None = None
+    back_link_lines: str = ""
     share_status: str = "not fetched"
     content_hash: str = ""
     change: str = ""

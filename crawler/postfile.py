@@ -12,13 +12,15 @@ The format, per kind (see ``../shared/site-shape.md``)::
     categories: jinwanbao
     tags: 今晚报新闻
     ---
-    [> DIGEST\\n\\n]BODY
+    BODY
 
     <LINK>
 
     [返回今晚报新闻](//finews.withounder.com/category/jinwanbao.html)｜[返回首页](//finews.withounder.com/)
 
-with no newline at the end of the file.
+with no newline at the end of the file. emnews posts open with their digest line and an empty line
+(``> DIGEST\\n\\nBODY``), or an empty line alone when they have no digest (``\\nBODY``), link to the
+East Money article and back to ``/emnews/``.
 """
 
 from __future__ import annotations
@@ -179,8 +181,14 @@ def format_post_file(
     body: str,
     link: str | None,
     digest: str | None = None,
+    back_link_lines: str | None = None,
 ) -> str:
-    """The post file in the current format of its kind (the seed's format; see the module doc)."""
+    """The post file in its kind's format (see the module doc).
+
+    emnews posts open with their digest line, or with an empty line where a post has none (the
+    generator wrote ``> digest`` and the empty line separately); outlet posts have no digest.
+    ``back_link_lines`` keeps an older post's own back links ("" for none); None writes the current line.
+    """
     head = "\n".join(
         [
             "---",
@@ -192,13 +200,12 @@ def format_post_file(
             "---",
         ]
     )
-    parts = []
-    if digest is not None:
-        parts.append(f"> {digest}")
-    parts.append(body)
-    parts.append(f"<{link or ''}>")
-    parts.append(back_links(category, tags))
-    return head + "\n" + "\n\n".join(parts)
+    opening = ""
+    if category == EMNEWS_CATEGORY:
+        opening = (f"> {digest}\n" if digest else "") + "\n"
+    back = back_links(category, tags) if back_link_lines is None else back_link_lines
+    tail = f"\n\n<{link or ''}>" + (f"\n\n{back}" if back else "")
+    return f"{head}\n{opening}{body}{tail}"
 
 
 def post_file_name(published_at: datetime, name: str) -> str:

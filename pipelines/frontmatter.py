@@ -31,8 +31,8 @@ def post_file_text(item: PostItem) -> str:
         tags=item.tags,
         body=item.body_html,
         link=item.share_url or item.article_url,
-        # Only the emnews format has a digest line; an outlet post's file keeps its own shape.
-        digest=item.digest if item.kind == "emnews" else None,
+        digest=item.digest,
+        back_link_lines=item.back_link_lines,
     )
 
 

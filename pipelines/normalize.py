@@ -81,7 +81,7 @@ def category_of(page: PostPage) -> str:
 def content_hash(item: PostItem) -> str:
     """sha256 over every field the exported file is made of, so a changed article changes the hash."""
     material = [item.title, item.published_at, item.category, item.tags, item.digest, item.body_html,
-                item.share_url or item.article_url]
+                item.share_url or item.article_url, item.back_link_lines]
     return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -93,6 +93,7 @@ def normalize_post(page: PostPage) -> PostItem:
     item.published_at = instant.isoformat() if instant else None
     item.category = category_of(page)
     item.tags = [tag.strip() for tag in page.tags if tag.strip()]
+    item.back_link_lines = page.back_link_lines
 
     link = page.link or ""
     host = urlsplit(link).hostname or ""

@@ -39,6 +39,7 @@ class PostPage:
     body_html: str = ""
     link: str | None = None  # the share or article URL; "" for an empty `<>`
     back_links: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
+    back_link_lines: str = ""  # the back links as the post file wrote them: `[label](href)` and separators
     share_text: str | None = None  # the body as written, from the share host, when fetched
     share_status: str = "not fetched"
     raw: bytes = b""  # the page as received, kept for rejects
@@ -70,6 +71,7 @@ def _read_body(page: PostPage, inner: str) -> None:
         page.back_links = [
             (html.unescape(m["label"]), html.unescape(m["href"])) for m in _BACK_LINK.finditer(back["links"])
         ]
+        page.back_link_lines = html.unescape(_BACK_LINK.sub(r"[\g<label>](\g<href>)", back["links"].strip()))
         body = body[: back.start()]
     link = _LINK_PARAGRAPH.search(body)
     if link:
