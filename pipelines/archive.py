@@ -61,9 +61,15 @@ class Archive:
             self.db[POSTS.name].upsert(row, pk=POSTS.pk)
 
     def add_reject(self, run_id: int | None, url: str, reason: str, raw_page: bytes) -> None:
+        """One row per URL: a page rejected by every scheduled run stays one row, counted."""
+        now = utc_now()
         with self.db.conn:
-            self.db[REJECTS.name].insert(
-                {"run_id": run_id, "url": url, "reason": reason, "raw_page": raw_page, "rejected_at": utc_now()}
+            self.db.execute(
+                f"""INSERT INTO {REJECTS.name} (url, reason, raw_page, run_id, times, first_rejected_at, last_rejected_at)
+                VALUES (?, ?, ?, ?, 1, ?, ?)
+                ON CONFLICT(url) DO UPDATE SET reason = excluded.reason, raw_page = excluded.raw_page,
+                    run_id = excluded.run_id, times = times + 1, last_rejected_at = excluded.last_rejected_at""",
+                [url, reason, raw_page, run_id, now, now],
             )
 
     def start_run(self, site: str) -> int:

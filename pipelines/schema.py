@@ -30,9 +30,7 @@ class Table:
     columns: tuple[Column, ...]
 
     def create(self, db: sqlite_utils.Database) -> None:
-        db[self.name].create(
-            {column.name: column.type for column in self.columns}, pk=self.pk, not_null={self.pk}
-        )
+        db[self.name].create({column.name: column.type for column in self.columns}, pk=self.pk, not_null={self.pk})
 
 
 POSTS = Table(
@@ -70,15 +68,16 @@ POSTS = Table(
 
 REJECTS = Table(
     "rejects",
-    "Pages that could not be archived, with the reason and the page as received.",
-    "id",
+    "Pages that could not be archived: one row per URL, with the latest reason and the page as received.",
+    "url",
     (
-        Column("id", int, "Row id."),
-        Column("run_id", int, "The crawl_runs row of the run that rejected it."),
         Column("url", str, "The page's URL."),
-        Column("reason", str, "Why it was rejected, in words."),
-        Column("raw_page", bytes, "The page body as received."),
-        Column("rejected_at", str, "UTC ISO 8601."),
+        Column("reason", str, "Why it was rejected, in words (the latest run's reason)."),
+        Column("raw_page", bytes, "The page body as received (latest)."),
+        Column("run_id", int, "The crawl_runs row of the latest run that rejected it."),
+        Column("times", int, "How many runs rejected it."),
+        Column("first_rejected_at", str, "UTC ISO 8601."),
+        Column("last_rejected_at", str, "UTC ISO 8601."),
     ),
 )
 

@@ -49,9 +49,8 @@ def parse_post_page(url: str, text: str, raw: bytes = b"") -> PostPage:
     """Read a rendered post page; missing parts are left empty for validation to judge."""
     selector = Selector(text=text)
     page = PostPage(url=url, raw=raw)
+    # Only the <h1>: for an empty title Jekyll's SEO tag puts the site's own title in <title> and og:title.
     page.title = selector.xpath("string(//section/h1)").get("")
-    if not page.title:
-        page.title = selector.css('meta[property="og:title"]::attr(content)').get("")
     page.published_time = selector.css('meta[property="article:published_time"]::attr(content)').get("")
     shown = _DATE_LINE.search(selector.xpath("string(//section/small[1])").get(""))
     page.shown_date = shown.group(1) if shown else ""

@@ -63,7 +63,12 @@ class SiteSpider(scrapy.Spider):
         for url in post_urls:
             category_url = category_page_url(url)
             if category_url:
-                yield self._listing(category_url)
+                # A guess: Jekyll lowercases categories in post URLs (LME → /lme/…) but not in
+                # /category/LME.html, which the post's back link then names exactly.
+                yield scrapy.Request(
+                    category_url, callback=self.parse_listing, errback=self.guessed_listing_failed,
+                    priority=LISTING_PRIORITY,
+                )
             yield self._post(url)
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
@@ -128,6 +133,10 @@ class SiteSpider(scrapy.Spider):
     def post_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         response = getattr(failure.value, "response", None)
         yield FetchFailure(failure.request.url, describe_failure(failure), response.body if response else b"")
+
+    def guessed_listing_failed(self, failure: Failure) -> None:
+        self.crawler.stats.inc_value("finews/category_guess_missing")
+        self.logger.info("No category page at %s (%s)", failure.request.url, describe_failure(failure))
 
     def listing_failed(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("finews/listing_failed")

@@ -1,0 +1,182 @@
+"""Serve rendered replica pages on loopback, reached by the crawler as its HTTP proxy.
+
+Requests come in absolute form (``GET http://finews.withounder.com/path HTTP/1.1``, as Scrapy's
+HttpProxyMiddleware sends them) or in origin form with a ``Host`` header. Only the site and its share
+host are answered; any other host gets a 502 and nothing is ever forwarded to the network.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from crawler.postfile import PostFile, PostFileError, parse_post_file, read_post_file
+from crawler.replica.generate import generate_site
+from crawler.replica.render import (
+    NOT_FOUND,
+    SHARE_HOST,
+    SHARE_PAGE_PATH,
+    SHARE_TEXT_PATH,
+    SITE_HOST,
+    TEXT,
+    Page,
+    PageKey,
+    render_site,
+    share_page_key,
+    share_text_key,
+)
+
+POST_SUFFIXES = (".md", ".markdown")
+
+
+def _plain(status: int, message: str) -> Page:
+    return Page(status, TEXT, (message + "\n").encode())
+
+
+def resolve(pages: Mapping[PageKey, Page], host: str, path: str, query: str = "") -> Page:
+    """The page for one request: by host, percent-decoded path, and for the share host its query."""
+    host = host.lower().rstrip(".")
+    if host not in (SITE_HOST, SHARE_HOST):
+        return _plain(502, f"replica: {host or 'no host'} is not served here (only {SITE_HOST} and {SHARE_HOST})")
+    path = unquote(path or "/")
+    if host == SHARE_HOST:
+        params = parse_qs(query)
+        if path == SHARE_PAGE_PATH and (codes := params.get("infoCode")):
+            return pages.get(share_page_key(codes[0]), NOT_FOUND)
+        if path == SHARE_TEXT_PATH and (codes := params.get("id")):
+            return pages.get(share_text_key(codes[0]), NOT_FOUND)
+        return NOT_FOUND
+    return pages.get((host, path), NOT_FOUND)
+
+
+def _host_of(header: str | None) -> str:
+    """A Host header without its port (a bracketed IPv6 address stays whole)."""
+    value = (header or "").strip()
+    if value.startswith("["):
+        return value[: value.find("]") + 1]
+    return value.split(":", 1)[0]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "finews-replica"
+    server: _ReplicaHTTPServer
+
+    def do_GET(self) -> None:
+        self._send(self._page(), body=True)
+
+    def do_HEAD(self) -> None:
+        self._send(self._page(), body=False)
+
+    def do_CONNECT(self) -> None:
+        self._send(_plain(502, "replica: serves plain http only; request http:// URLs"), body=True)
+
+    def _page(self) -> Page:
+        target = urlsplit(self.path)
+        host = (target.hostname or "") if target.scheme and target.netloc else _host_of(self.headers.get("Host"))
+        return resolve(self.server.pages, host, target.path, target.query)
+
+    def _send(self, page: Page, body: bool) -> None:
+        self.send_response(page.status)
+        self.send_header("Content-Type", page.content_type)
+        self.send_header("Content-Length", str(len(page.body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(page.body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        """Quiet: a crawl makes thousands of requests."""
+
+
+class _ReplicaHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], pages: Mapping[PageKey, Page]) -> None:
+        super().__init__(address, _Handler)
+        self.pages = pages
+
+
+class ReplicaServer:
+    """The replica on ``host:port`` (port 0: any free port) in a daemon thread; a context manager."""
+
+    def __init__(self, pages: Mapping[PageKey, Page], host: str = "127.0.0.1", port: int = 0) -> None:
+        self._pages = pages
+        self._address = (host, port)
+        self._server: _ReplicaHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> ReplicaServer:
+        if self._server is not None:
+            raise RuntimeError("the replica server is already running")
+        self._server = _ReplicaHTTPServer(self._address, self._pages)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="finews-replica", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = self._thread = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the replica server is not running")
+        return int(self._server.server_address[1])
+
+    @property
+    def proxy_url(self) -> str:
+        return f"http://{self._address[0]}:{self.port}"
+
+    def __enter__(self) -> ReplicaServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def load_posts(directory: Path) -> tuple[list[PostFile], list[tuple[str, str]]]:
+    """The readable post files in ``directory``, and (file name, reason) for those Jekyll would skip."""
+    posts: list[PostFile] = []
+    unreadable: list[tuple[str, str]] = []
+    for path in sorted(directory.iterdir()):
+        if not path.is_file() or path.suffix not in POST_SUFFIXES:
+            continue
+        try:
+            posts.append(read_post_file(path))
+        except UnicodeDecodeError as error:
+            unreadable.append((path.name, f"not UTF-8: {error.reason} at byte {error.start}"))
+        except PostFileError as error:
+            unreadable.append((path.name, str(error)))
+    return posts, unreadable
+
+
+def serve_forever(posts_dir: Path | None, count: int, port: int, host: str = "127.0.0.1") -> None:
+    """Serve the posts in ``posts_dir`` (or ``count`` generated ones) until interrupted."""
+    if posts_dir is not None:
+        posts, unreadable = load_posts(posts_dir)
+        for name, reason in unreadable:
+            print(f"replica: skipped {name}: {reason}", file=sys.stderr)
+        source = f"{len(posts)} posts in {posts_dir}"
+    else:
+        site = generate_site(count)
+        posts = [parse_post_file(name, text) for name, text in site.files]
+        source = f"{count} generated posts"
+    pages = render_site(posts)
+    with ReplicaServer(pages, host, port) as server:
+        print(f"replica: {len(pages)} pages from {source}; use HTTP proxy {server.proxy_url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
