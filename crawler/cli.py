@@ -51,6 +51,17 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from crawler.verify import ACCOUNTED, summary, verify
+
+    outcomes = verify(args.posts, args.output)
+    for outcome in outcomes:
+        if outcome.status != "identical":
+            print(outcome.line())
+    print(summary(outcomes))
+    return 0 if all(outcome.status in ACCOUNTED for outcome in outcomes) else 1
+
+
 def _replica_serve(args: argparse.Namespace) -> int:
     from crawler.replica.server import serve_forever
 
@@ -77,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
     demo.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
     demo.set_defaults(run=_demo)
+
+    check = commands.add_parser("verify", help="hold exported post files against the originals")
+    check.add_argument("--posts", type=Path, required=True, help="the folder of original post files")
+    check.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    check.set_defaults(run=_verify)
 
     replica = commands.add_parser("replica", help="the replica site").add_subparsers(dest="replica", required=True)
     serve = replica.add_parser("serve", help="serve the replica until Ctrl-C; use it as http_proxy")

@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 _NAME = re.compile(r"^(?P<prefix>[A-Z]{2})?(?P<digits>\d{18})$")
 _ARTICLE_PATH = re.compile(r"^/(?:news/\d+,|a/)(?P<digits>\d{18})\.html$")
 _QUERY_KEYS = ("infoCode", "infocode", "id")
+_SITE_NOTICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SITE_NOTICE_PREFIX = "site:"
 
 
 class InfoCodeError(ValueError):
@@ -33,3 +35,10 @@ def infocode_from_url(url: str) -> str:
     if match and parts.hostname and parts.hostname.endswith("eastmoney.com"):
         return "NW" + match["digits"]
     raise InfoCodeError(f"URL {url[:120]!r} carries no infoCode")
+
+
+def site_notice_key(name: str) -> str:
+    """The archive key of a site notice (站长消息), which has no East Money id: ``site:<name>``."""
+    if not _SITE_NOTICE_NAME.match(name):
+        raise InfoCodeError(f"site notice name {name[:80]!r} is not letters, digits, '-' or '_'")
+    return SITE_NOTICE_PREFIX + name

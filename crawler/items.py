@@ -10,13 +10,15 @@ class PostItem:
     """One article, normalised from its post page (and its text from the share host).
 
     Set by normalisation:
-      info_code     ``NW`` + 18 digits: the East Money article id, the archive's key.
+      info_code     ``NW`` + 18 digits: the East Money article id, the archive's key; ``site:<name>``
+                    for the site's own notices (站长消息), which have no East Money id.
       name          the post's file slug: ``NW…`` for outlet posts, the 18 digits for emnews posts.
       title         the headline, entities decoded.
       published_at  ISO 8601 in +08:00: the instant the site published (a zone-less original is UTC).
       category      the category slug (``jinwanbao``, ``emnews``), as in ``/category/<slug>.html``.
       tags          the post's tags (``["今晚报新闻"]``).
-      kind          ``media`` (outlet post), ``market`` (share link on choicewzp1.eastmoney.com), ``emnews``.
+      kind          ``media`` (outlet post), ``market`` (share link on choicewzp1.eastmoney.com), ``emnews``,
+                    ``sitenews`` (a site notice).
       media         the outlet's name from its tag (``今晚报``); None for emnews posts.
       source        the 文章来源 line's text with nested markup stripped (``上海证券报``), or None.
       editor        the editor named in a note such as ``(津云新闻编辑刘颖)`` → ``刘颖``, or None.

@@ -36,6 +36,9 @@ SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 SITE_ORIGIN = "//finews.withounder.com"
 EMNEWS_CATEGORY = "emnews"
 EMNEWS_TAG = "东财滚动新闻"
+SITENEWS_CATEGORY = "sitenews"
+# Posts whose body opens with an empty line (emnews: the digest's place; the site's own notices).
+_OPENING_LINE_CATEGORIES = (EMNEWS_CATEGORY, SITENEWS_CATEGORY)
 
 _FILE_NAME = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2})-(?P<name>.+)\.(?:md|markdown)$")
 # YAML 1.1 timestamps as Jekyll writes them; a missing zone means UTC, as YAML (and so Jekyll) reads it.
@@ -188,6 +191,7 @@ def format_post_file(
     emnews posts open with their digest line, or with an empty line where a post has none (the
     generator wrote ``> digest`` and the empty line separately); outlet posts have no digest.
     ``back_link_lines`` keeps an older post's own back links ("" for none); None writes the current line.
+    ``link`` "" writes an empty ``<>`` as some real posts have; None writes no link line (site notices).
     """
     head = "\n".join(
         [
@@ -201,10 +205,10 @@ def format_post_file(
         ]
     )
     opening = ""
-    if category == EMNEWS_CATEGORY:
+    if category in _OPENING_LINE_CATEGORIES:
         opening = (f"> {digest}\n" if digest else "") + "\n"
     back = back_links(category, tags) if back_link_lines is None else back_link_lines
-    tail = f"\n\n<{link or ''}>" + (f"\n\n{back}" if back else "")
+    tail = (f"\n\n<{link}>" if link is not None else "") + (f"\n\n{back}" if back else "")
     return f"{head}\n{opening}{body}{tail}"
 
 

@@ -30,7 +30,7 @@ def post_file_text(item: PostItem) -> str:
         category=item.category,
         tags=item.tags,
         body=item.body_html,
-        link=item.share_url or item.article_url,
+        link=None if item.kind == "sitenews" else (item.share_url or item.article_url or ""),
         digest=item.digest,
         back_link_lines=item.back_link_lines,
     )

@@ -11,11 +11,11 @@ from urllib.parse import unquote, urlsplit
 
 from parsel import Selector
 
-from crawler.infocode import InfoCodeError, infocode_from_name, infocode_from_url
+from crawler.infocode import InfoCodeError, infocode_from_name, infocode_from_url, site_notice_key
 from crawler.items import PostItem
 from crawler.pages.listing import category_from_post_url, post_name
 from crawler.pages.post import PostPage
-from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI
+from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI, SITENEWS_CATEGORY
 
 MARKET_SHARE_HOST = "choicewzp1.eastmoney.com"
 SUMMARY_LENGTH = 120
@@ -103,15 +103,24 @@ def normalize_post(page: PostPage) -> PostItem:
         item.article_url = link
     if item.category == EMNEWS_CATEGORY:
         item.kind = "emnews"
+    elif item.category == SITENEWS_CATEGORY:
+        item.kind = "sitenews"
     elif host == MARKET_SHARE_HOST:
         item.kind = "market"
     else:
         item.kind = "media"
-    if item.kind != "emnews" and item.tags:
+    if item.kind in ("media", "market") and item.tags:
         item.media = " ".join(item.tags).removesuffix("新闻").strip() or None
 
+    if not page.has_layout:
+        item.problems.append("not a post page: no post layout (Jekyll renders a post so when it cannot read its front matter)")
     try:
-        item.info_code = infocode_from_url(item.share_url) if item.share_url else infocode_from_name(item.name)
+        if item.share_url:
+            item.info_code = infocode_from_url(item.share_url)
+        elif item.kind == "sitenews":
+            item.info_code = site_notice_key(item.name)
+        else:
+            item.info_code = infocode_from_name(item.name)
     except InfoCodeError as error:
         item.problems.append(f"no infoCode: {error}")
 

@@ -10,7 +10,7 @@ from crawler.items import FetchFailure, PostItem
 
 MAX_TITLE_LENGTH = 1000
 # A category ends up in a URL line of the exported file; it must stay one plain path segment.
-_USABLE_CATEGORY = re.compile(r"^[^/\\\x00-\x1f\x7f<>()\[\]]{1,200}$")
+_USABLE_CATEGORY = re.compile(r"^[^/\\\x00-\x1f\x7f<>\[\]]{1,200}$")
 
 
 class RejectedItem(DropItem):

@@ -7,8 +7,11 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from parsel import Selector
 
-# /<category>[/<more categories>]/<yyyy>/<mm>/<dd>/<name>.html — Jekyll's default post permalink.
-_POST_PATH = re.compile(r"^/(?P<category>[^/]+)(?:/[^/]+)*/\d{4}/\d{2}/\d{2}/(?P<name>[^/]+)\.html$")
+# /<category>[/<more categories>]/<yyyy>/<mm>/<dd>/<name>.html — Jekyll's default post permalink. A post
+# whose front matter Jekyll cannot read has no category: /<yyyy>/<mm>/<dd>/<file stem>.html.
+_POST_PATH = re.compile(
+    r"^/(?:(?P<category>[^/]+)(?:/[^/]+)*/)?\d{4}/\d{2}/\d{2}/(?P<name>[^/]+)\.html$"
+)
 _CATEGORY_PATH = re.compile(r"^/category/[^/]+\.html$")
 _ATOM = {"atom": "http://www.w3.org/2005/Atom"}
 
@@ -25,13 +28,13 @@ def post_name(url: str) -> str:
 
 def category_from_post_url(url: str) -> str:
     match = _POST_PATH.match(unquote(urlsplit(url).path))
-    return match["category"] if match else ""
+    return (match["category"] or "") if match else ""
 
 
 def category_page_url(post_url: str) -> str | None:
     """Every category slug seen in a post URL has its page at ``/category/<slug>.html``."""
     match = _POST_PATH.match(urlsplit(post_url).path)
-    return urljoin(post_url, f"/category/{match['category']}.html") if match else None
+    return urljoin(post_url, f"/category/{match['category']}.html") if match and match["category"] else None
 
 
 def page_links(base_url: str, text: str) -> tuple[list[str], list[str]]:

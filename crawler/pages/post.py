@@ -31,6 +31,7 @@ class PostPage:
     """The fields a rendered post page shows, as strings, exactly as found."""
 
     url: str
+    has_layout: bool = False  # False: no <section>, as Jekyll renders a post whose front matter it cannot read
     title: str = ""
     published_time: str = ""  # ISO 8601 from article:published_time, else the shown date
     shown_date: str = ""  # the <small> line: Asia/Shanghai wall time
@@ -58,6 +59,7 @@ def parse_post_page(url: str, text: str, raw: bytes = b"") -> PostPage:
 
     section = _SECTION.search(text)
     if section:
+        page.has_layout = True
         _read_body(page, section["inner"])
     return page
 

@@ -1,0 +1,159 @@
+"""``finews verify``: hold the exported post files against the originals they were crawled from.
+
+Every original gets one outcome:
+  identical    the exported file is the original, byte for byte;
+  field-equal  title, date (as an instant), categories, tags and body (whitespace-normalised) agree;
+  differs      a valid original whose export disagrees (the first differing field is named);
+  merged       the article was also published under another name and is archived once, in that file;
+  rejected     the crawl recorded it in ``rejects`` (the reason is shown);
+  malformed    the original itself is unusable (unreadable front matter, empty title or date, no date
+               in its file name) and nothing was archived for it — accounted for, not lost;
+  missing      a valid original the archive has neither archived nor rejected.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from crawler.infocode import InfoCodeError, infocode_from_name
+from crawler.postfile import PostFile, PostFileError, parse_post_file, split_front_matter
+
+OUTCOMES = ("identical", "field-equal", "differs", "merged", "rejected", "malformed", "missing")
+ACCOUNTED = ("identical", "field-equal", "merged", "rejected", "malformed")
+
+_DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(?P<name>.+)\.(?:md|markdown)$")
+_PLAIN_PARAGRAPH = re.compile(r"<p>([^<>]*)</p>")
+_WELL_FORMED_HEAD = re.compile(r'^title: ".*"$\n^date: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+0800$', re.M)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    file_name: str
+    status: str
+    detail: str = ""
+    well_formed: bool = False
+
+    def line(self) -> str:
+        return f"{self.status:<11} {self.file_name}" + (f": {self.detail}" if self.detail else "")
+
+
+def normalised_body(body: str) -> str:
+    """Whitespace collapsed; a plain paragraph equals the same text in ``<p>`` (kramdown renders both alike)."""
+    return " ".join(_PLAIN_PARAGRAPH.sub(r"\1", body).split())
+
+
+def compared_fields(post: PostFile) -> dict[str, object]:
+    return {
+        "title": post.title,
+        "date": post.date,
+        "categories": post.categories,
+        "tags": post.tags,
+        "body": normalised_body(post.body),
+    }
+
+
+def first_difference(original: PostFile, exported: PostFile) -> str | None:
+    ours, theirs = compared_fields(original), compared_fields(exported)
+    for field, value in ours.items():
+        if theirs[field] != value:
+            return field
+    return None
+
+
+def exported_by_name(posts_dir: Path) -> dict[str, Path]:
+    files = {}
+    for path in posts_dir.glob("*.md") if posts_dir.is_dir() else ():
+        match = _DATED_NAME.match(path.name)
+        if match:
+            files[match["name"]] = path
+    return files
+
+
+class ArchiveIndex:
+    """What the archive says about names that have no exported file of their own."""
+
+    def __init__(self, archive_path: Path) -> None:
+        self.rejects: dict[str, str] = {}
+        self.files_by_code: dict[str, str] = {}
+        if not archive_path.exists():
+            return
+        db = sqlite3.connect(f"file:{archive_path}?mode=ro", uri=True)
+        try:
+            for url, reason in db.execute("SELECT url, reason FROM rejects"):
+                self.rejects[url.rsplit("/", 1)[-1].removesuffix(".html")] = reason
+            for code, file_name in db.execute("SELECT info_code, file_name FROM posts"):
+                self.files_by_code[code] = file_name
+        finally:
+            db.close()
+
+    def merged_into(self, name: str) -> str | None:
+        try:
+            return self.files_by_code.get(infocode_from_name(name))
+        except InfoCodeError:
+            return None
+
+
+def verify_post(path: Path, exported: dict[str, Path], index: ArchiveIndex) -> Outcome:
+    text = path.read_text(encoding="utf-8")
+    dated = _DATED_NAME.match(path.name)
+    name = dated["name"] if dated else path.stem
+    try:
+        original = parse_post_file(path.name, text)
+        front, _body = split_front_matter(text)
+    except PostFileError as error:
+        return _unusable(path.name, name, str(error), index)
+    if not dated:
+        return _unusable(path.name, name, "no date in its file name (Jekyll does not publish it)", index)
+    if not original.title:
+        return _unusable(path.name, name, "empty title", index)
+    if original.date is None:
+        return _unusable(path.name, name, "empty or unusable date", index)
+    well_formed = bool(_WELL_FORMED_HEAD.search(front))
+    target = exported.get(name)
+    if target is None:
+        if name in index.rejects:
+            return Outcome(path.name, "rejected", index.rejects[name], well_formed)
+        merged = index.merged_into(name)
+        if merged:
+            return Outcome(path.name, "merged", f"one record per infoCode: archived as {merged}", well_formed)
+        return Outcome(path.name, "missing", "neither archived nor rejected", well_formed)
+    exported_text = target.read_text(encoding="utf-8")
+    if exported_text == text:
+        return Outcome(path.name, "identical", "", well_formed)
+    try:
+        field = first_difference(original, parse_post_file(target.name, exported_text))
+    except PostFileError as error:
+        return Outcome(path.name, "differs", f"exported file unreadable: {error}", well_formed)
+    if field:
+        return Outcome(path.name, "differs", f"first differing field: {field}", well_formed)
+    return Outcome(path.name, "field-equal", "", well_formed)
+
+
+def _unusable(file_name: str, name: str, reason: str, index: ArchiveIndex) -> Outcome:
+    if name in index.rejects:
+        return Outcome(file_name, "rejected", f"{reason}; crawl: {index.rejects[name]}")
+    return Outcome(file_name, "malformed", reason)
+
+
+def verify(posts_dir: Path, output_dir: Path) -> list[Outcome]:
+    exported = exported_by_name(output_dir / "_posts")
+    index = ArchiveIndex(output_dir / "archive.db")
+    originals = sorted(path for path in posts_dir.iterdir() if path.suffix in (".md", ".markdown"))
+    return [verify_post(path, exported, index) for path in originals]
+
+
+def summary(outcomes: Iterable[Outcome]) -> str:
+    outcomes = list(outcomes)
+    counts = Counter(outcome.status for outcome in outcomes)
+    well_formed = [outcome for outcome in outcomes if outcome.well_formed]
+    identical_well_formed = sum(outcome.status == "identical" for outcome in well_formed)
+    parts = [f"{counts[status]} {status}" for status in OUTCOMES]
+    return (
+        f"{len(outcomes)} originals: " + ", ".join(parts)
+        + f"; well-formed byte-identical: {identical_well_formed}/{len(well_formed)}"
+    )
