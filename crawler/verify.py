@@ -91,6 +91,11 @@ class ArchiveIndex:
         finally:
             db.close()
 
+    def rejection(self, *names: str) -> str | None:
+        """The reason a page of one of these names was rejected (a post Jekyll published without layout
+        is at ``/<date>/<file stem>.html``, so its file stem is tried too)."""
+        return next((self.rejects[name] for name in names if name in self.rejects), None)
+
     def merged_into(self, name: str) -> str | None:
         try:
             return self.files_by_code.get(infocode_from_name(name))
@@ -106,18 +111,19 @@ def verify_post(path: Path, exported: dict[str, Path], index: ArchiveIndex) -> O
         original = parse_post_file(path.name, text)
         front, _body = split_front_matter(text)
     except PostFileError as error:
-        return _unusable(path.name, name, str(error), index)
+        return _unusable(path, name, str(error), index)
     if not dated:
-        return _unusable(path.name, name, "no date in its file name (Jekyll does not publish it)", index)
+        return _unusable(path, name, "no date in its file name (Jekyll does not publish it)", index)
     if not original.title:
-        return _unusable(path.name, name, "empty title", index)
+        return _unusable(path, name, "empty title", index)
     if original.date is None:
-        return _unusable(path.name, name, "empty or unusable date", index)
+        return _unusable(path, name, "empty or unusable date", index)
     well_formed = bool(_WELL_FORMED_HEAD.search(front))
     target = exported.get(name)
     if target is None:
-        if name in index.rejects:
-            return Outcome(path.name, "rejected", index.rejects[name], well_formed)
+        rejection = index.rejection(name, path.stem)
+        if rejection:
+            return Outcome(path.name, "rejected", rejection, well_formed)
         merged = index.merged_into(name)
         if merged:
             return Outcome(path.name, "merged", f"one record per infoCode: archived as {merged}", well_formed)
@@ -134,10 +140,11 @@ def verify_post(path: Path, exported: dict[str, Path], index: ArchiveIndex) -> O
     return Outcome(path.name, "field-equal", "", well_formed)
 
 
-def _unusable(file_name: str, name: str, reason: str, index: ArchiveIndex) -> Outcome:
-    if name in index.rejects:
-        return Outcome(file_name, "rejected", f"{reason}; crawl: {index.rejects[name]}")
-    return Outcome(file_name, "malformed", reason)
+def _unusable(path: Path, name: str, reason: str, index: ArchiveIndex) -> Outcome:
+    rejection = index.rejection(name, path.stem)
+    if rejection:
+        return Outcome(path.name, "rejected", f"{reason}; crawl: {rejection}")
+    return Outcome(path.name, "malformed", reason)
 
 
 def verify(posts_dir: Path, output_dir: Path) -> list[Outcome]:
