@@ -47,9 +47,10 @@ _POST_DATE = re.compile(
     r"(?:[Tt ]+(?P<h>\d{1,2}):(?P<mi>\d{2}):(?P<s>\d{2})(?:\.\d+)?)?"
     r"[ \t]*(?:(?P<z>Z)|(?P<sign>[-+])(?P<zh>\d{1,2}):?(?P<zm>\d{2})?)?$"
 )
-# Characters a YAML double-quoted scalar must escape; everything else is written as itself.
 _YAML_DQ_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r", "\0": "\\0"}
-_NEEDS_DQ_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f\x85\u2028\u2029\ufeff]')
+# What a YAML double-quoted scalar must escape (control characters, YAML's own line breaks, what YAML
+# readers refuse to read unescaped); everything else is written as itself.
+_NEEDS_DQ_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]')
 # A plain (unquoted) scalar is safe only when it cannot be read as anything but this same string.
 _PLAIN_SAFE = re.compile(r"^[^\s\-?:,\[\]{}#&*!|>'\"%@`][^\n:#]*(?<!\s)$")
 

@@ -25,17 +25,20 @@ _SOURCE = re.compile(r"<p class=\"em_media\">[（(]文章来源[：:](?P<source>
 _EDITOR = re.compile(r"[（(][^（）()]{0,30}?编辑(?P<editor>[^（）()\s：:]{1,12})[）)]")
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"(?i)(</(?:p|div|h\d|li|tr|table|blockquote|center)>|<br\s*/?>)")
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+# Control characters carry no text; an HTML parser drops some of them anyway, so none are kept.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Marks where a block ends before the markup is dropped (a private-use character pages don't carry).
+_BLOCK_MARK = "\ue000"
 
 
 def text_of_html(fragment: str) -> str:
-    """The text a reader sees: one line per block, runs of spaces collapsed, entities decoded."""
+    """The text a reader sees: one line per block, whitespace inside a block collapsed, entities decoded."""
     if not fragment.strip():
         return ""
-    marked = _BLOCK_END.sub(r"\1\n", fragment)
+    marked = _BLOCK_END.sub("\\1" + _BLOCK_MARK, fragment)
     text = Selector(text=f"<div>{marked}</div>").xpath("string(//body/div)").get("")
-    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    blocks = (" ".join(_CONTROL.sub("", block).split()) for block in text.split(_BLOCK_MARK))
+    return "\n".join(block for block in blocks if block)
 
 
 def source_of_body(body_html: str) -> str | None:
@@ -88,11 +91,12 @@ def content_hash(item: PostItem) -> str:
 def normalize_post(page: PostPage) -> PostItem:
     item = PostItem(post_url=page.url, raw_page=page.raw, share_status=page.share_status)
     item.name = post_name(page.url)
-    item.title = page.title.strip()
+    item.title = _CONTROL.sub("", page.title).strip()
     instant = published_instant(page)
     item.published_at = instant.isoformat() if instant else None
     item.category = category_of(page)
-    item.tags = [tag.strip() for tag in page.tags if tag.strip()]
+    # Jekyll splits a tags string at whitespace, so a tag never holds any: one list, however written.
+    item.tags = [tag for shown in page.tags for tag in shown.split()]
     item.back_link_lines = page.back_link_lines
 
     link = page.link or ""
@@ -112,6 +116,8 @@ def normalize_post(page: PostPage) -> PostItem:
     if item.kind in ("media", "market") and item.tags:
         item.media = " ".join(item.tags).removesuffix("新闻").strip() or None
 
+    if page.decoding_problem:
+        item.problems.append(page.decoding_problem)
     if not page.has_layout:
         item.problems.append("not a post page: no post layout (Jekyll renders a post so when it cannot read its front matter)")
     try:

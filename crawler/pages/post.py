@@ -32,6 +32,7 @@ class PostPage:
 
     url: str
     has_layout: bool = False  # False: no <section>, as Jekyll renders a post whose front matter it cannot read
+    decoding_problem: str | None = None
     title: str = ""
     published_time: str = ""  # ISO 8601 from article:published_time, else the shown date
     shown_date: str = ""  # the <small> line: Asia/Shanghai wall time
@@ -46,10 +47,25 @@ class PostPage:
     raw: bytes = b""  # the page as received, kept for rejects
 
 
-def parse_post_page(url: str, text: str, raw: bytes = b"") -> PostPage:
-    """Read a rendered post page; missing parts are left empty for validation to judge."""
+def decoding_problem(text: str, raw: bytes) -> str | None:
+    """Why the decoded text cannot be trusted: an empty answer, or bytes that did not decode
+    (the decoder replaced them with U+FFFD, which the page itself did not contain)."""
+    if not raw.strip():
+        return "empty response"
+    if "\ufffd" in text and "\ufffd".encode() not in raw:
+        return "undecodable bytes: the page is not valid in its declared or detected encoding"
+    return None
+
+
+def parse_post_page(url: str, text: str, raw: bytes | None = None) -> PostPage:
+    """Read a rendered post page; missing parts are left empty for validation to judge.
+
+    ``raw`` is the body as received; given, it is kept for rejects and the decoding is checked.
+    """
     selector = Selector(text=text)
-    page = PostPage(url=url, raw=raw)
+    page = PostPage(url=url)
+    if raw is not None:
+        page.raw, page.decoding_problem = raw, decoding_problem(text, raw)
     # Only the <h1>: for an empty title Jekyll's SEO tag puts the site's own title in <title> and og:title.
     page.title = selector.xpath("string(//section/h1)").get("")
     page.published_time = selector.css('meta[property="article:published_time"]::attr(content)').get("")
