@@ -51,6 +51,18 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from pipelines.export import export
+
+    try:
+        summary = export(args.output, args.format, args.since)
+    except FileNotFoundError as error:
+        print(f"finews export: {error}", file=sys.stderr)
+        return 1
+    print(summary.line())
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from crawler.verify import ACCOUNTED, summary, verify
 
@@ -88,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
     demo.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
     demo.set_defaults(run=_demo)
+
+    export = commands.add_parser("export", help="regenerate files from the archive (idempotent)")
+    export.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    export.add_argument("--format", choices=("frontmatter", "jsonl"), default="frontmatter",
+                        help="front-matter files in OUTPUT/_posts (default), or OUTPUT/posts.jsonl")
+    export.add_argument("--since", default=None, help="only posts published on or after this ISO date")
+    export.set_defaults(run=_export)
 
     check = commands.add_parser("verify", help="hold exported post files against the originals")
     check.add_argument("--posts", type=Path, required=True, help="the folder of original post files")

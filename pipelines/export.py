@@ -1,0 +1,95 @@
+"""``finews export``: regenerate files from the archive alone, so ``_posts`` can always be rebuilt.
+
+Idempotent: a file whose bytes would not change is not touched (not even its mtime), so a second
+export changes nothing and a `git diff` of an exported tree shows only real changes.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from crawler.items import PostItem
+from pipelines.archive import ARCHIVE_FILE
+from pipelines.dedupe import item_from_row
+from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text, write_atomically
+
+JSONL_FILE = "posts.jsonl"
+FORMATS = ("frontmatter", "jsonl")
+# Not part of an exported record: pipeline bookkeeping.
+_NOT_EXPORTED = ("change", "previous_file", "raw_page", "problems")
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    posts: int
+    written: int
+    unchanged: int
+    target: Path
+
+    def line(self) -> str:
+        return f"{self.posts} posts exported to {self.target}: {self.written} written, {self.unchanged} unchanged"
+
+
+def archived_posts(archive_path: Path, since: str | None = None) -> Iterator[PostItem]:
+    """Posts in publication order, streamed (a 100k archive is never loaded whole)."""
+    db = sqlite3.connect(f"file:{archive_path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        where, params = ("WHERE published_at >= ?", [since]) if since else ("", [])
+        for row in db.execute(f"SELECT * FROM posts {where} ORDER BY published_at, info_code", params):
+            yield item_from_row(dict(row))
+    finally:
+        db.close()
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomically(path, text)
+    return True
+
+
+def export_frontmatter(output: Path, since: str | None = None) -> ExportSummary:
+    posts_dir = output / POSTS_DIR
+    posts_dir.mkdir(parents=True, exist_ok=True)
+    posts = written = 0
+    for item in archived_posts(output / ARCHIVE_FILE, since):
+        posts += 1
+        written += _write_if_changed(path_inside(posts_dir, file_name_of(item)), post_file_text(item))
+    return ExportSummary(posts, written, posts - written, posts_dir)
+
+
+def export_jsonl(output: Path, since: str | None = None) -> ExportSummary:
+    """One JSON object per line, streamed to a temporary file that replaces the old one only if it differs."""
+    target = output / JSONL_FILE
+    posts = 0
+    handle, temporary = tempfile.mkstemp(dir=output, prefix=".tmp-", suffix=".jsonl")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            for item in archived_posts(output / ARCHIVE_FILE, since):
+                record = {key: value for key, value in asdict(item).items() if key not in _NOT_EXPORTED}
+                file.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+                posts += 1
+        changed = not (target.exists() and filecmp.cmp(temporary, target, shallow=False))
+        if changed:
+            os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return ExportSummary(posts, int(changed), int(not changed), target)
+
+
+def export(output: Path, format: str = "frontmatter", since: str | None = None) -> ExportSummary:
+    if not (output / ARCHIVE_FILE).exists():
+        raise FileNotFoundError(f"no archive at {output / ARCHIVE_FILE}")
+    return export_frontmatter(output, since) if format == "frontmatter" else export_jsonl(output, since)
