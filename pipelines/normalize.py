@@ -73,7 +73,7 @@ def _shanghai_wall_time(value: str) -> datetime:
 def category_of(page: PostPage) -> str:
     """The back link names the category exactly; the URL's first segment is the fallback."""
     for _label, href in page.back_links:
-        if urlsplit(href).path.rstrip("/").endswith("/emnews") or href.rstrip("/").endswith("emnews"):
+        if urlsplit(href).path.rstrip("/").endswith(EMNEWS_CATEGORY):  # //host/emnews/ or ../emnews/
             return EMNEWS_CATEGORY
         match = _CATEGORY_LINK.search(urlsplit(href).path)
         if match:
