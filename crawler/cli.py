@@ -13,25 +13,46 @@ DEFAULT_SITE = "http://finews.withounder.com/"
 DEFAULT_OUTPUT = Path("output")
 DEMO_POSTS = 60
 EXIT_USAGE = 2
+STATUS_RUNS = 10
 
 
 def _crawl(args: argparse.Namespace) -> int:
-    from crawler.runner import CrawlError, run_crawl
+    from crawler.lock import CrawlLocked
+    from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError, run_crawl
 
     try:
-        summary = run_crawl(args.site, args.output, _log_overrides(args))
+        summary = run_crawl(args.site, args.output, _log_overrides(args), full=args.full, resume=args.resume)
+    except CrawlLocked as error:
+        print(f"finews crawl: {error}", file=sys.stderr)
+        return EXIT_LOCKED
     except CrawlError as error:
         print(f"finews crawl: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if not args.quiet:
+        print(summary.line())
+    if summary.stop_signal is not None:
+        print(f"finews crawl: run {summary.run_id} interrupted; `finews crawl --resume` continues it", file=sys.stderr)
+    return summary.exit_code
+
+
+def _status(args: argparse.Namespace) -> int:
+    from crawler.runner import CrawlError
+    from crawler.status import status_report
+
+    try:
+        print(status_report(args.output, args.runs))
+    except (FileNotFoundError, CrawlError) as error:
+        print(f"finews status: {error}", file=sys.stderr)
         return 1
-    print(summary.line())
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from crawler.lock import CrawlLocked
     from crawler.replica.generate import generate_site
     from crawler.replica.render import render_site
     from crawler.replica.server import ReplicaServer
-    from crawler.runner import CrawlError, run_crawl
+    from crawler.runner import EXIT_LOCKED, CrawlError, run_crawl
 
     site = generate_site(args.posts)
     pages = render_site(parse_post_file(name, text) for name, text in site.files)
@@ -43,6 +64,9 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ.pop("NO_PROXY", None)
         try:
             summary = run_crawl(DEFAULT_SITE, args.output, _log_overrides(args))
+        except CrawlLocked as error:
+            print(f"finews demo: {error}", file=sys.stderr)
+            return EXIT_LOCKED
         except CrawlError as error:
             print(f"finews demo: {error}", file=sys.stderr)
             return 1
@@ -81,8 +105,22 @@ def _replica_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _log_overrides(args: argparse.Namespace) -> dict[str, str]:
-    return {"LOG_LEVEL": "INFO" if args.verbose else "WARNING"}
+def positive_number(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return number
+
+
+def _log_overrides(args: argparse.Namespace) -> dict[str, str | bool]:
+    """Verbose: Scrapy's log. Quiet: errors only. Otherwise warnings and errors, and on a terminal a live
+    progress display (under cron, with no terminal, nothing but the summary line and errors)."""
+    quiet = getattr(args, "quiet", False)
+    if args.verbose:
+        level = "INFO"
+    else:
+        level = "ERROR" if quiet else "WARNING"
+    return {"LOG_LEVEL": level, "FINEWS_PROGRESS": not (quiet or args.verbose) and sys.stderr.isatty()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,8 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
     crawl = commands.add_parser("crawl", help="crawl the site into the archive")
     crawl.add_argument("--site", default=DEFAULT_SITE, help=f"start URL (default {DEFAULT_SITE})")
     crawl.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
-    crawl.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
+    what = crawl.add_mutually_exclusive_group()
+    what.add_argument("--full", action="store_true",
+                      help="fetch every listed post again (changed ones are updated, their old version kept)")
+    what.add_argument("--resume", action="store_true",
+                      help="continue the last run if it was interrupted or killed (else start a new one)")
+    loudness = crawl.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
+    loudness.add_argument("-q", "--quiet", action="store_true",
+                          help="no progress display and no summary line: errors only")
     crawl.set_defaults(run=_crawl)
+
+    status = commands.add_parser("status", help="the last runs and the archive's size")
+    status.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    status.add_argument("--runs", type=positive_number, default=STATUS_RUNS, help=f"runs to list (default {STATUS_RUNS})")
+    status.set_defaults(run=_status)
 
     demo = commands.add_parser("demo", help="serve a replica site on loopback and crawl it")
     demo.add_argument("--posts", type=int, default=DEMO_POSTS, help=f"synthetic posts (default {DEMO_POSTS})")

@@ -1,23 +1,50 @@
-"""Running one crawl in this process: settings, checks before starting, and what the run did."""
+"""Running one crawl in this process: the lock, the run it starts or resumes, the crawl, and its outcome.
+
+A run is one crawl of the site, recorded in ``crawl_runs``. It may take several sessions: a run stopped
+by SIGINT/SIGTERM (``interrupted``) or killed outright is continued by ``finews crawl --resume``.
+Scrapy's JOBDIR (``OUTPUT/jobs/run-<id>``) keeps a stopped session's queue; it is trusted only after a
+clean stop, because Scrapy writes its queue state on close. After a kill the archive's frontier (posts
+discovered, not yet archived) is what the next session starts from, resumed or not.
+"""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import signal
+import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.spiders.site import SiteSpider
 from pipelines.archive import ARCHIVE_FILE, Archive
 from pipelines.frontmatter import POSTS_DIR
+from pipelines.schema import SchemaError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+# EX_TEMPFAIL (sysexits.h): another crawl holds the output; cron and systemd may simply try again later.
+EXIT_LOCKED = 75
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+JOBS_DIR = "jobs"
+# Written into a run's JOBDIR once Scrapy has closed it cleanly: only then is its saved queue whole.
+CLEAN_STOP_MARK = "stopped-cleanly"
+# pipelines.frontmatter.write_atomically's temporary files: a kill mid-write can leave one behind.
+PARTIAL_FILE_PATTERN = ".tmp-*"
+RESUMABLE = ("running", "interrupted")
+
+
+def exit_code_for_signal(signum: int) -> int:
+    """The shell's convention: 128 + the signal (SIGINT → 130, SIGTERM → 143)."""
+    return 128 + signum
 
 
 class CrawlError(RuntimeError):
@@ -28,9 +55,13 @@ class CrawlError(RuntimeError):
 class CrawlSummary:
     run_id: int
     status: str
+    resumed: bool
+    exit_code: int
+    stop_signal: int | None
     new: int
     updated: int
     unchanged: int
+    skipped_known: int
     rejected: int
     errors: int
     files_written: int
@@ -39,11 +70,22 @@ class CrawlSummary:
     seconds: float
 
     def line(self) -> str:
+        how = self.status + (" (resumed)" if self.resumed else "")
+        if self.stop_signal is not None:
+            how += f" by {signal.Signals(self.stop_signal).name}"
         return (
-            f"{self.archived_total} posts archived ({self.new} new, {self.updated} updated, "
-            f"{self.unchanged} unchanged), {self.rejected} rejected, {self.files_written} files written, "
-            f"{self.requests} requests, {self.errors} errors, {self.seconds:.1f} s"
+            f"run {self.run_id} {how}: {self.archived_total} posts archived ({self.new} new, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.skipped_known} skipped as known), {self.rejected} rejected, "
+            f"{self.files_written} files written, {self.requests} requests, {self.errors} errors, {self.seconds:.1f} s"
         )
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    run_id: int
+    jobdir: Path
+    mode: str
+    resumed: bool
 
 
 def crawl_settings(site_url: str, output: Path, overrides: dict[str, Any] | None = None) -> Settings:
@@ -65,6 +107,89 @@ def check_output_writable(output: Path) -> None:
         raise CrawlError(f"output {output} is not writable: {error.strerror or error}") from None
 
 
+def remove_partial_files(posts_dir: Path) -> list[Path]:
+    """Temporary files a killed crawl left in ``_posts``; only called holding the lock, so none is live."""
+    partial = sorted(posts_dir.glob(PARTIAL_FILE_PATTERN))
+    for path in partial:
+        path.unlink(missing_ok=True)
+    return partial
+
+
+def open_archive(output: Path) -> Archive:
+    try:
+        return Archive.open(output / ARCHIVE_FILE)
+    except SchemaError as error:
+        raise CrawlError(str(error)) from None
+    except sqlite3.DatabaseError as error:
+        raise CrawlError(f"archive {output / ARCHIVE_FILE} cannot be opened: {error}") from None
+
+
+def _remove_tree(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+
+
+def prepare_run(output: Path, site_url: str, full: bool, resume: bool) -> PreparedRun:
+    """Start a new run, or with ``resume`` continue the latest one if it did not finish.
+
+    Only call this holding the crawl lock: a run still marked ``running`` then belongs to a dead process.
+    """
+    jobs = output / JOBS_DIR
+    archive = open_archive(output)
+    try:
+        latest = archive.latest_run()
+        archive.mark_abandoned_runs()
+        if resume and latest is not None and latest["status"] in RESUMABLE and latest["site"] == site_url:
+            run_id = latest["id"]
+            jobdir = jobs / f"run-{run_id}"
+            mark = jobdir / CLEAN_STOP_MARK
+            if mark.exists():
+                # From here on a kill must not pass for a clean stop.
+                mark.unlink()
+            else:
+                # Killed: Scrapy's queue state on disk is not whole. The frontier has every pending post.
+                _remove_tree(jobdir)
+            archive.resume_run(run_id)
+            return PreparedRun(run_id, jobdir, latest["mode"] or "incremental", True)
+        # A new run never continues an old queue: what older runs left pending is in the frontier.
+        _remove_tree(jobs)
+        mode = "full" if full else "incremental"
+        run_id = archive.start_run(site_url, mode)
+        return PreparedRun(run_id, jobs / f"run-{run_id}", mode, False)
+    finally:
+        archive.close()
+
+
+class SignalStop:
+    """SIGINT/SIGTERM: a graceful stop that finishes in-flight items (Scrapy's ``shutdown``); a second one
+    stops at once. Remembers the first signal, which the exit code reports."""
+
+    def __init__(self, process: CrawlerProcess) -> None:
+        self.process = process
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def uninstall(self) -> None:
+        """Once the reactor has stopped there is nothing to stop gracefully: the usual handlers again."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        from twisted.internet import reactor
+
+        # No logging here: a signal handler may interrupt a write to the same stream.
+        if self.signum is None:
+            self.signum = signum
+            reactor.callFromThread(self.process.stop)
+        else:
+            reactor.callFromThread(reactor.stop)
+
+
 def _one_line_records(record: logging.LogRecord) -> bool:
     """Errors stay one line each (a refused connection is not worth a traceback); DEBUG keeps them."""
     record.exc_info = None
@@ -72,50 +197,86 @@ def _one_line_records(record: logging.LogRecord) -> bool:
     return True
 
 
-def run_crawl(site_url: str, output: Path, overrides: dict[str, Any] | None = None) -> CrawlSummary:
-    """Crawl ``site_url`` into ``output``; raise CrawlError when it cannot start or reach the site.
+def run_crawl(
+    site_url: str, output: Path, overrides: dict[str, Any] | None = None, *, full: bool = False, resume: bool = False
+) -> CrawlSummary:
+    """Crawl ``site_url`` into ``output``, holding the output's lock (CrawlLocked when another crawl has it).
 
-    Scrapy's reactor runs once per process, so this is called at most once per process.
+    Raises CrawlError when the crawl cannot start or reach the site. Scrapy's reactor runs once per
+    process, so this is called at most once per process.
     """
     check_output_writable(output)
-    started = time.monotonic()
-    settings = crawl_settings(site_url, output, overrides)
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(SiteSpider)
-    process.crawl(crawler)
-    if settings.get("LOG_LEVEL") != "DEBUG":
-        # Scrapy installs its log handler when the crawl is set up, so the filter goes on after.
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_one_line_records)
-    process.start()
-    stats = crawler.stats.get_stats()
-    run_id = stats.get("finews/run_id")
-    if run_id is None:
-        raise CrawlError("the crawl did not start: see the errors above")
+    with CrawlLock(output / LOCK_FILE):
+        started = time.monotonic()
+        remove_partial_files(output / POSTS_DIR)
+        run = prepare_run(output, site_url, full, resume)
+        settings = crawl_settings(
+            site_url,
+            output,
+            {**(overrides or {}), "FINEWS_RUN_ID": run.run_id, "FINEWS_FULL": run.mode == "full",
+             "JOBDIR": str(run.jobdir)},
+        )
+        process = CrawlerProcess(settings)
+        crawler = process.create_crawler(SiteSpider)
+        process.crawl(crawler)
+        if settings.get("LOG_LEVEL") != "DEBUG":
+            # Scrapy installs its log handler when the crawl is set up, so the filter goes on after.
+            for handler in logging.getLogger().handlers:
+                handler.addFilter(_one_line_records)
+        stop = SignalStop(process)
+        stop.install()
+        try:
+            process.start(install_signal_handlers=False)
+        finally:
+            stop.uninstall()
+        return _conclude(output, run, crawler.stats.get_stats(), stop.signum, site_url, time.monotonic() - started)
+
+
+def _conclude(
+    output: Path, run: PreparedRun, stats: dict[str, Any], stop_signal: int | None, site_url: str, seconds: float
+) -> CrawlSummary:
+    """Record the run's outcome and exit code, and keep its JOBDIR only when a resume can use it."""
     unreachable = stats.get("finews/site_unreachable")
-    exit_code = EXIT_FAILED if unreachable else EXIT_OK
-    archive = Archive.open(output / ARCHIVE_FILE)
+    archive = open_archive(output)
     try:
-        if unreachable:
-            archive.finish_run(run_id, "failed", {}, exit_code)
+        # The store set the status when the spider closed: after the scheduler saved its queue.
+        closed_as = archive.run(run.run_id)["status"]
+        if stop_signal is not None and closed_as != "finished":
+            status, exit_code = "interrupted", exit_code_for_signal(stop_signal)
+        elif unreachable:
+            status, exit_code = "failed", EXIT_FAILED
+        elif closed_as == "finished":
+            status, exit_code = "finished", EXIT_OK
         else:
-            archive.db["crawl_runs"].update(run_id, {"exit_code": exit_code})
-        run = archive.run(run_id)
-        total = archive.db["posts"].count
+            status, exit_code = "failed", EXIT_FAILED
+        archive.set_run_outcome(run.run_id, status, exit_code)
+        record = archive.run(run.run_id)
+        total = archive.sizes()["posts"]
     finally:
         archive.close()
-    if unreachable:
+    if status == "interrupted" and closed_as == "interrupted" and run.jobdir.exists():
+        (run.jobdir / CLEAN_STOP_MARK).touch()
+    elif status != "interrupted":
+        _remove_tree(run.jobdir)
+        if (output / JOBS_DIR).exists() and not any((output / JOBS_DIR).iterdir()):
+            (output / JOBS_DIR).rmdir()
+    if status == "failed" and unreachable:
         raise CrawlError(f"site {site_url} unreachable: {unreachable}")
     return CrawlSummary(
-        run_id=run_id,
-        status=run["status"],
-        new=run["new"] or 0,
-        updated=run["updated"] or 0,
-        unchanged=run["unchanged"] or 0,
-        rejected=run["rejected"] or 0,
-        errors=run["errors"] or 0,
-        files_written=run["files_written"] or 0,
-        requests=run["requests"] or 0,
+        run_id=run.run_id,
+        status=status,
+        resumed=run.resumed,
+        exit_code=exit_code,
+        # A signal that came once the crawl had finished interrupted nothing.
+        stop_signal=stop_signal if status == "interrupted" else None,
+        new=record["new"] or 0,
+        updated=record["updated"] or 0,
+        unchanged=record["unchanged"] or 0,
+        skipped_known=record["skipped_known"] or 0,
+        rejected=record["rejected"] or 0,
+        errors=record["errors"] or 0,
+        files_written=record["files_written"] or 0,
+        requests=record["requests"] or 0,
         archived_total=total,
-        seconds=time.monotonic() - started,
+        seconds=seconds,
     )

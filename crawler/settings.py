@@ -9,6 +9,13 @@ FINEWS_SITE_URL = "http://finews.withounder.com/"
 FINEWS_SHARE_HOST = "finews.zning.xyz"
 FINEWS_FOLLOW_SHARE = True
 FINEWS_OUTPUT = "output"
+# Fetch every listed post again (``finews crawl --full``); by default an archived post is skipped.
+FINEWS_FULL = False
+# The crawl_runs row ``finews crawl`` started or resumes; 0: the store starts one (``scrapy crawl site``).
+FINEWS_RUN_ID = 0
+# A live progress display on stderr (``finews crawl`` on a terminal).
+FINEWS_PROGRESS = False
+FINEWS_PROGRESS_INTERVAL = 0.5
 
 USER_AGENT = "finews-archive/0.1 (news archiver; +https://finews.withounder.com/)"
 ROBOTSTXT_OBEY = True
@@ -20,6 +27,9 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy's remote control runs posted Python code over HTTP and writes a job file to the user's home:
+# nothing a scheduled archiver (a cron job, a systemd service user) should open.
+REMOTE_CONTROL_ENABLED = False
 
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
@@ -27,6 +37,15 @@ ITEM_PIPELINES = {
     "pipelines.dedupe.DedupePipeline": 300,
     "pipelines.store.SqliteStorePipeline": 400,
     "pipelines.frontmatter.FrontMatterWriter": 500,
+}
+
+# First in, first out: posts are fetched in the order their listing shows them (newest first), within
+# the priorities the spider gives (feed, lists, share texts, then posts by age).
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+
+EXTENSIONS = {
+    "crawler.progress.ProgressDisplay": 500,
 }
 
 LOG_LEVEL = "INFO"

@@ -1,10 +1,15 @@
-"""The SQLite archive: opening it (WAL, migrations) and the few reads and writes the pipelines make."""
+"""The SQLite archive: opening it (WAL, migrations) and the few reads and writes the crawl makes.
+
+Every write is one transaction (``db.atomic()``): a post's row, the revision it replaces and its run's
+count commit together or not at all, so a crawl killed at any instant leaves a consistent archive.
+"""
 
 from __future__ import annotations
 
 import json
 import weakref
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,19 +19,43 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from crawler.items import PostItem
-from pipelines.schema import CRAWL_RUNS, POSTS, REJECTS, migrate
+from pipelines.schema import CRAWL_RUNS, FRONTIER, POST_REVISIONS, POSTS, REJECTS, migrate
 
 ARCHIVE_FILE = "archive.db"
 BUSY_TIMEOUT_MS = 10_000
 _POST_COLUMNS = tuple(column.name for column in POSTS.columns)
+# The crawl_runs counts; each is a sum over the run's sessions (a resumed run adds to them).
+RUN_COUNTS = ("requests", "new", "updated", "unchanged", "skipped_known", "rejected", "errors", "files_written")
+RUN_STATUSES = ("running", "finished", "interrupted", "failed")
+MODES = ("incremental", "full")
+# Asked once per listed post: both must stay index lookups however large the archive grows.
+MARK_SEEN_SQL = f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WHERE info_code = ? OR name = ?"
+READ_REJECT_SQL = f"SELECT count(*) FROM {REJECTS.name} WHERE post_name = ? AND page_received = 1"
 
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class PostLink:
+    """A post page linked from a listing: its name (from the URL) and the infoCode that name carries."""
+
+    name: str
+    url: str
+    info_code: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """What to do with a batch of listed posts: the ones to fetch, and how many were skipped as archived."""
+
+    fetch: tuple[PostLink, ...]
+    skipped_known: int
+
+
 class Archive:
-    """One connection to ``archive.db``; every write is its own transaction."""
+    """One connection to ``archive.db``."""
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
@@ -43,55 +72,224 @@ class Archive:
     def close(self) -> None:
         self.db.close()
 
+    def _count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()[0]
+
+    # Posts ------------------------------------------------------------------------------------
+
     def get_post(self, info_code: str) -> dict[str, Any] | None:
         rows = list(self.db[POSTS.name].rows_where("info_code = ?", [info_code], limit=1))
         return rows[0] if rows else None
 
-    def save_post(self, item: PostItem, file_name: str) -> None:
-        row = {key: value for key, value in asdict(item).items() if key in _POST_COLUMNS}
-        row["tags"] = json.dumps(item.tags, ensure_ascii=False)
-        row["file_name"] = file_name
+    def save_post(self, item: PostItem, file_name: str, run_id: int | None = None) -> str:
+        """Archive ``item``; returns ``new``, ``updated`` or ``unchanged`` and counts it on the run.
+
+        A changed post (content hash) is updated, and when its text (title or body) changed the version
+        it replaces is kept in post_revisions. A record that only gained its other route (the emnews
+        twin's digest and link) keeps no revision: the article did not change. An unchanged post only
+        gets ``last_seen_at`` (and ``last_seen_run``).
+        """
         now = utc_now()
-        row["last_seen_at"] = now
-        with self.db.conn:
+        with self.db.atomic():
             existing = self.get_post(item.info_code)
-            row["first_seen_at"] = existing["first_seen_at"] if existing else now
-            changed = existing is None or existing["content_hash"] != item.content_hash
-            row["updated_at"] = now if changed else existing["updated_at"]
-            self.db[POSTS.name].upsert(row, pk=POSTS.pk)
+            if existing is not None and existing["content_hash"] == item.content_hash:
+                self.db.execute(
+                    f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WHERE info_code = ?",
+                    [now, run_id, item.info_code],
+                )
+                change = "unchanged"
+            else:
+                row = {key: value for key, value in asdict(item).items() if key in _POST_COLUMNS}
+                row["tags"] = json.dumps(item.tags, ensure_ascii=False)
+                row.update(file_name=file_name, last_seen_at=now, last_seen_run=run_id, updated_at=now)
+                row["first_seen_at"] = existing["first_seen_at"] if existing else now
+                if existing is not None and (existing["title"], existing["body_html"]) != (item.title, item.body_html):
+                    self.save_revision(
+                        existing["info_code"], existing["content_hash"], existing["title"], existing["body_html"],
+                        existing["last_seen_at"],
+                    )
+                self.db[POSTS.name].upsert(row, pk=POSTS.pk)
+                change = "updated" if existing else "new"
+            self._add_to_run(run_id, {change: 1})
+        return change
 
-    def add_reject(self, run_id: int | None, url: str, reason: str, raw_page: bytes) -> None:
-        """One row per URL: a page rejected by every scheduled run stays one row, counted."""
-        now = utc_now()
-        with self.db.conn:
-            self.db.execute(
-                f"""INSERT INTO {REJECTS.name} (url, reason, raw_page, run_id, times, first_rejected_at, last_rejected_at)
-                VALUES (?, ?, ?, ?, 1, ?, ?)
-                ON CONFLICT(url) DO UPDATE SET reason = excluded.reason, raw_page = excluded.raw_page,
-                    run_id = excluded.run_id, times = times + 1, last_rejected_at = excluded.last_rejected_at""",
-                [url, reason, raw_page, run_id, now, now],
+    def save_revision(
+        self, info_code: str, content_hash: str, title: str, body_html: str, seen_at: str | None
+    ) -> int:
+        """Keep a version of a post that is being replaced; returns its revision number (1, 2, …).
+
+        Joins the caller's transaction when there is one, so the version and its replacement commit together.
+        """
+        with self.db.atomic():
+            revision = self.db.execute(
+                f"SELECT coalesce(max(revision), 0) + 1 FROM {POST_REVISIONS.name} WHERE info_code = ?", [info_code]
+            ).fetchone()[0]
+            self.db[POST_REVISIONS.name].insert(
+                {"info_code": info_code, "revision": revision, "content_hash": content_hash, "title": title,
+                 "body_html": body_html, "seen_at": seen_at}
             )
+        return revision
 
-    def start_run(self, site: str) -> int:
-        with self.db.conn:
-            table = self.db[CRAWL_RUNS.name].insert({"site": site, "started_at": utc_now(), "status": "running"})
+    def revisions(self, info_code: str) -> list[dict[str, Any]]:
+        return list(self.db[POST_REVISIONS.name].rows_where("info_code = ?", [info_code], order_by="revision"))
+
+    # Listed posts and the frontier ------------------------------------------------------------
+
+    def plan_links(self, links: Sequence[PostLink], run_id: int | None, refetch_known: bool = False) -> LinkPlan:
+        """Decide, in one transaction, which listed posts to fetch.
+
+        A post is known when its name or infoCode is archived, or its page was read and rejected; a
+        known post is marked seen (``last_seen_at``) and skipped, unless ``refetch_known``. Every post to
+        fetch is put in the frontier first, so it survives any crash until it is archived. (A post still
+        in the frontier was already requested by this run: the spider requests the frontier first.)
+        Indexed lookups only: the archive's size does not matter.
+        """
+        now = utc_now()
+        fetch: list[PostLink] = []
+        skipped = 0
+        with self.db.atomic():
+            for link in links:
+                seen = self.db.execute(MARK_SEEN_SQL, [now, run_id, link.info_code, link.name]).rowcount
+                known = seen > 0 or self.db.execute(READ_REJECT_SQL, [link.name]).fetchone()[0] > 0
+                if known and not refetch_known:
+                    skipped += 1
+                    continue
+                self.db.execute(
+                    f"INSERT OR IGNORE INTO {FRONTIER.name} (name, url, discovered_at, run_id) VALUES (?, ?, ?, ?)",
+                    [link.name, link.url, now, run_id],
+                )
+                fetch.append(link)
+        return LinkPlan(tuple(fetch), skipped)
+
+    def categories(self) -> list[str]:
+        """Every category an archived post names (read off the category index, not the rows)."""
+        rows = self.db.execute(
+            f"SELECT DISTINCT category FROM {POSTS.name} WHERE category IS NOT NULL AND category != '' ORDER BY category"
+        )
+        return [row[0] for row in rows]
+
+    def frontier(self) -> list[PostLink]:
+        """Posts discovered but not archived, newest first: by the 18-digit id a name ends with, which grows
+        with time; names without one (site notices) last."""
+        rows = self.db.execute(
+            f"""SELECT name, url FROM {FRONTIER.name} ORDER BY
+                length(name) >= 18 AND substr(name, -18) NOT GLOB '*[^0-9]*' DESC, substr(name, -18) DESC, name"""
+        )
+        return [PostLink(name, url) for name, url in rows]
+
+    def forget_frontier(self, name: str) -> None:
+        """The post named ``name`` is archived and its file written: it is no longer pending."""
+        self.db.execute(f"DELETE FROM {FRONTIER.name} WHERE name = ?", [name])
+
+    # Rejects ----------------------------------------------------------------------------------
+
+    def add_reject(
+        self, run_id: int | None, url: str, reason: str, raw_page: bytes, post_name: str | None = None,
+        page_received: bool = False,
+    ) -> None:
+        """One row per URL: a page rejected by every scheduled run stays one row, counted.
+
+        The rejected post leaves the frontier in the same transaction: it has an outcome.
+        """
+        now = utc_now()
+        with self.db.atomic():
+            self.db.execute(
+                f"""INSERT INTO {REJECTS.name} (url, reason, raw_page, run_id, times, first_rejected_at,
+                    last_rejected_at, post_name, page_received)
+                VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)
+                ON CONFLICT(url) DO UPDATE SET reason = excluded.reason, raw_page = excluded.raw_page,
+                    run_id = excluded.run_id, times = times + 1, last_rejected_at = excluded.last_rejected_at,
+                    post_name = excluded.post_name, page_received = excluded.page_received""",
+                [url, reason, raw_page, run_id, now, now, post_name, int(page_received)],
+            )
+            if post_name:
+                self.forget_frontier(post_name)
+            self._add_to_run(run_id, {"rejected": 1})
+
+    # Runs -------------------------------------------------------------------------------------
+
+    def start_run(self, site: str, mode: str = "incremental") -> int:
+        if mode not in MODES:
+            raise ValueError(f"mode {mode!r} is not one of {MODES}")
+        with self.db.atomic():
+            table = self.db[CRAWL_RUNS.name].insert(
+                {"site": site, "started_at": utc_now(), "status": "running", "mode": mode, "resumes": 0,
+                 **dict.fromkeys(RUN_COUNTS, 0)}
+            )
         return table.last_pk
 
-    def finish_run(self, run_id: int, status: str, counts: dict[str, int], exit_code: int | None = None) -> None:
-        with self.db.conn:
-            self.db[CRAWL_RUNS.name].update(
-                run_id, {"finished_at": utc_now(), "status": status, "exit_code": exit_code, **counts}
+    def resume_run(self, run_id: int) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                f"UPDATE {CRAWL_RUNS.name} SET status = 'running', finished_at = NULL, exit_code = NULL, "
+                "resumes = coalesce(resumes, 0) + 1 WHERE id = ?",
+                [run_id],
             )
+
+    def _add_to_run(self, run_id: int | None, counts: Mapping[str, int]) -> None:
+        if run_id is None or not counts:
+            return
+        unknown = set(counts) - set(RUN_COUNTS)
+        if unknown:
+            raise ValueError(f"not crawl_runs counts: {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = coalesce({name}, 0) + ?" for name in counts)
+        self.db.execute(f"UPDATE {CRAWL_RUNS.name} SET {assignments} WHERE id = ?", [*counts.values(), run_id])
+
+    def finish_run(
+        self, run_id: int, status: str, counts: Mapping[str, int] | None = None, exit_code: int | None = None
+    ) -> None:
+        """End a run's session: add this session's ``counts`` to the run's and set its status."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"status {status!r} is not one of {RUN_STATUSES}")
+        with self.db.atomic():
+            self._add_to_run(run_id, dict(counts or {}))
+            self.db[CRAWL_RUNS.name].update(
+                run_id, {"finished_at": utc_now(), "status": status, "exit_code": exit_code}
+            )
+
+    def set_run_outcome(self, run_id: int, status: str, exit_code: int) -> None:
+        """The runner's last word on a run: the process's exit code, and ``failed`` when the site was not reached."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"status {status!r} is not one of {RUN_STATUSES}")
+        with self.db.atomic():
+            self.db[CRAWL_RUNS.name].update(run_id, {"status": status, "exit_code": exit_code})
+
+    def mark_abandoned_runs(self) -> list[int]:
+        """Runs still ``running`` whose process died (kill -9, power loss) become ``interrupted``.
+
+        Only call this holding the crawl lock: then no live process is running any of them.
+        """
+        with self.db.atomic():
+            ids = [row[0] for row in self.db.execute(f"SELECT id FROM {CRAWL_RUNS.name} WHERE status = 'running'")]
+            self.db.execute(f"UPDATE {CRAWL_RUNS.name} SET status = 'interrupted' WHERE status = 'running'")
+        return ids
 
     def run(self, run_id: int) -> dict[str, Any]:
         return self.db[CRAWL_RUNS.name].get(run_id)
+
+    def latest_run(self) -> dict[str, Any] | None:
+        rows = list(self.db[CRAWL_RUNS.name].rows_where(order_by="id DESC", limit=1))
+        return rows[0] if rows else None
+
+    def recent_runs(self, limit: int) -> list[dict[str, Any]]:
+        return list(self.db[CRAWL_RUNS.name].rows_where(order_by="id DESC", limit=limit))
+
+    def sizes(self) -> dict[str, int]:
+        """Rows per table, for ``finews status``."""
+        return {
+            "posts": self._count(POSTS.name),
+            "rejects": self._count(REJECTS.name),
+            "frontier": self._count(FRONTIER.name),
+            "revisions": self._count(POST_REVISIONS.name),
+            "runs": self._count(CRAWL_RUNS.name),
+        }
 
 
 _OPEN: weakref.WeakKeyDictionary[Crawler, Archive] = weakref.WeakKeyDictionary()
 
 
 def archive_for(crawler: Crawler) -> Archive:
-    """The crawler's one archive connection, shared by its pipelines and closed when the engine stops."""
+    """The crawler's one archive connection, shared by its spider and pipelines, closed when the engine stops."""
     if crawler not in _OPEN:
         archive = Archive.open(Path(crawler.settings["FINEWS_OUTPUT"]) / ARCHIVE_FILE)
         _OPEN[crawler] = archive

@@ -1,58 +1,89 @@
-"""The SQLite store: posts upserted, rejects recorded, and one crawl_runs row per run."""
+"""The SQLite store: posts archived, rejects recorded, the frontier kept, and one crawl_runs row per run.
+
+The archive counts new, updated, unchanged and rejected posts itself, in the transaction that writes
+each one, so those counts stay exact through a kill -9. The other counts come from Scrapy's stats and
+are added when a session ends.
+"""
 
 from __future__ import annotations
 
-from scrapy import signals
+from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.http import Response
 
 from crawler.items import PostItem
+from crawler.pages.listing import post_name
+from crawler.spiders.site import fetched_post_url
 from pipelines.archive import Archive, archive_for
 from pipelines.frontmatter import file_name_of
 from pipelines.validate import RejectedItem
 
-# crawl_runs column → the Scrapy stat it is read from.
-RUN_COUNTS = {
+# crawl_runs column → the Scrapy stat a session adds to it.
+SESSION_COUNTS = {
     "requests": "downloader/request_count",
-    "new": "finews/new",
-    "updated": "finews/updated",
-    "unchanged": "finews/unchanged",
-    "rejected": "finews/rejected",
+    "skipped_known": "finews/skipped_known",
     "errors": "log_count/ERROR",
     "files_written": "finews/files_written",
 }
 
 
+def run_status(finish_reason: str) -> str:
+    """Scrapy's finish reason → crawl_runs.status: a SIGINT/SIGTERM stop is Scrapy's ``shutdown``."""
+    if finish_reason == "finished":
+        return "finished"
+    return "interrupted" if finish_reason == "shutdown" else "failed"
+
+
 class SqliteStorePipeline:
-    def __init__(self, archive: Archive, crawler: Crawler) -> None:
+    def __init__(self, archive: Archive, crawler: Crawler, run_id: int | None = None) -> None:
         self.archive = archive
         self.crawler = crawler
-        self.run_id: int | None = None
+        # Set by ``finews crawl``, which starts or resumes the run before the crawl; else this starts one.
+        self.run_id = run_id
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SqliteStorePipeline:
-        pipeline = cls(archive_for(crawler), crawler)
+        pipeline = cls(archive_for(crawler), crawler, crawler.settings.getint("FINEWS_RUN_ID") or None)
+        crawler.signals.connect(pipeline.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(pipeline.item_dropped, signal=signals.item_dropped)
+        # spider_closed, not close_spider: only the signal carries the finish reason (a signal's stop is
+        # ``shutdown``), and by then the scheduler has saved the JOBDIR queue a resume continues from.
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
     def open_spider(self) -> None:
-        self.run_id = self.archive.start_run(self.crawler.settings["FINEWS_SITE_URL"])
+        if self.run_id is None:
+            settings = self.crawler.settings
+            mode = "full" if settings.getbool("FINEWS_FULL") else "incremental"
+            self.run_id = self.archive.start_run(settings["FINEWS_SITE_URL"], mode)
         self.crawler.stats.set_value("finews/run_id", self.run_id)
 
-    def close_spider(self) -> None:
+    def spider_closed(self, spider: Spider, reason: str) -> None:
         stats = self.crawler.stats
-        counts = {column: stats.get_value(stat, 0) for column, stat in RUN_COUNTS.items()}
-        reason = stats.get_value("finish_reason", "finished")
-        status = "finished" if reason == "finished" else ("interrupted" if reason == "shutdown" else "failed")
-        self.archive.finish_run(self.run_id, status, counts)
+        counts = {column: int(stats.get_value(stat, 0)) for column, stat in SESSION_COUNTS.items()}
+        self.archive.finish_run(self.run_id, run_status(reason), counts)
 
     def process_item(self, item: PostItem) -> PostItem:
-        self.archive.save_post(item, file_name_of(item))
-        self.crawler.stats.inc_value(f"finews/{item.change}")
+        change = self.archive.save_post(item, file_name_of(item), self.run_id)
+        self.crawler.stats.inc_value(f"finews/{change}")
         return item
+
+    def item_scraped(self, item: object, response: Response) -> None:
+        """Every pipeline is done, the front-matter file included: only now does the post leave the frontier.
+
+        By the page that was fetched, not the record's name: the emnews twin of an outlet post is merged
+        into the outlet post's record, and its own frontier row must go too.
+        """
+        if isinstance(item, PostItem):
+            self.archive.forget_frontier(post_name(fetched_post_url(response)))
 
     def item_dropped(self, item: object, exception: BaseException) -> None:
         if isinstance(exception, RejectedItem):
             failed = exception.item
-            self.archive.add_reject(self.run_id, failed.post_url, exception.reason, failed.raw_page)
+            self.archive.add_reject(
+                self.run_id, failed.post_url, exception.reason, failed.raw_page,
+                post_name=post_name(failed.post_url) or None,
+                # A page that was read is not fetched again by the next incremental run; a fetch failure is.
+                page_received=isinstance(failed, PostItem),
+            )
             self.crawler.stats.inc_value("finews/rejected")
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -79,6 +80,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _page(self) -> Page:
         target = urlsplit(self.path)
         host = (target.hostname or "") if target.scheme and target.netloc else _host_of(self.headers.get("Host"))
+        self.server.requests.append(f"http://{host}{target.path}" + (f"?{target.query}" if target.query else ""))
+        if self.server.delay:
+            time.sleep(self.server.delay)
         return resolve(self.server.pages, host, target.path, target.query)
 
     def _send(self, page: Page, body: bool) -> None:
@@ -96,24 +100,42 @@ class _Handler(BaseHTTPRequestHandler):
 class _ReplicaHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], pages: Mapping[PageKey, Page]) -> None:
+    def __init__(
+        self, address: tuple[str, int], pages: Mapping[PageKey, Page], delay: float, requests: list[str]
+    ) -> None:
         super().__init__(address, _Handler)
         self.pages = pages
+        self.delay = delay
+        self.requests = requests
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up mid-answer (a crawl stopped or killed on purpose) is not the server's error."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class ReplicaServer:
-    """The replica on ``host:port`` (port 0: any free port) in a daemon thread; a context manager."""
+    """The replica on ``host:port`` (port 0: any free port) in a daemon thread; a context manager.
 
-    def __init__(self, pages: Mapping[PageKey, Page], host: str = "127.0.0.1", port: int = 0) -> None:
+    ``delay`` seconds pass before each answer (a slow site, for tests that stop a crawl midway);
+    ``requests`` lists every request received, as ``http://host/path?query``, in arrival order.
+    """
+
+    def __init__(
+        self, pages: Mapping[PageKey, Page], host: str = "127.0.0.1", port: int = 0, delay: float = 0.0
+    ) -> None:
         self._pages = pages
         self._address = (host, port)
+        self._delay = delay
+        self.requests: list[str] = []
         self._server: _ReplicaHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> ReplicaServer:
         if self._server is not None:
             raise RuntimeError("the replica server is already running")
-        self._server = _ReplicaHTTPServer(self._address, self._pages)
+        self._server = _ReplicaHTTPServer(self._address, self._pages, self._delay, self.requests)
         self._thread = threading.Thread(target=self._server.serve_forever, name="finews-replica", daemon=True)
         self._thread.start()
         return self

@@ -1,13 +1,18 @@
 """The site spider: home, /emnews/ and the feed → category pages → every post page (→ its share text).
 
 Routing only: what a page says is read by crawler.pages; what it means is decided by the pipelines.
+Incremental: a listed post the archive already holds (by name or infoCode) is skipped before any
+request; every post it does request is first put in the archive's frontier, and the frontier left by
+an earlier run (killed, stopped) is requested before anything else is discovered.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import date, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
@@ -19,22 +24,67 @@ from crawler.items import FetchFailure
 from crawler.pages.listing import category_page_url, feed_post_links, page_links, post_name
 from crawler.pages.post import PostPage, parse_post_page
 from crawler.pages.share import ShareTextError, share_text_from_json
-from crawler.postfile import EMNEWS_CATEGORY
+from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI
+from pipelines.archive import Archive, PostLink, archive_for
 
-# Lists first, so every post is discovered early; share texts before new posts, so posts finish.
+# The feed first (the newest posts), then lists, so every post is discovered early; share texts before
+# new posts, so started posts finish; then posts, newest first (a post's priority falls by one per day of
+# age, down to POST_PRIORITY - OLDEST_PRIORITY_DAYS: one scheduler queue per priority, so few priorities).
+FEED_PRIORITY = 30
 LISTING_PRIORITY = 20
 SHARE_PRIORITY = 10
+POST_PRIORITY = 0
+OLDEST_PRIORITY_DAYS = 30
+# A share request carries the URL of the post page it completes: the item it yields is that page's.
+POST_URL_META = "finews_post_url"
+_POST_DATE = re.compile(r"/(?P<year>\d{4})/(?P<month>\d{2})/(?P<day>\d{2})/[^/]+\.html$")
+
+
+def post_priority(url: str, today: date) -> int:
+    """Newer posts first, by the date in the post URL."""
+    match = _POST_DATE.search(urlsplit(url).path)
+    if not match:
+        return POST_PRIORITY - OLDEST_PRIORITY_DAYS
+    try:
+        posted = date(int(match["year"]), int(match["month"]), int(match["day"]))
+    except ValueError:
+        return POST_PRIORITY - OLDEST_PRIORITY_DAYS
+    return POST_PRIORITY - min(max((today - posted).days, 0), OLDEST_PRIORITY_DAYS)
+
+
+def post_link(url: str) -> PostLink:
+    """A listed post: its name, and the infoCode the name carries (the emnews ``<digits>`` → ``NW<digits>``)."""
+    name = post_name(url)
+    try:
+        info_code: str | None = infocode_from_name(name)
+    except InfoCodeError:
+        info_code = None
+    return PostLink(name, url, info_code)
+
+
+def fetched_post_url(response: Response) -> str:
+    """The post page an item came from: the page itself, or the page a share-host answer completed."""
+    return str(response.meta.get(POST_URL_META) or response.url)
 
 
 class SiteSpider(scrapy.Spider):
     name = "site"
 
-    def __init__(self, site_url: str, share_host: str, follow_share: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, site_url: str, share_host: str, follow_share: bool = True, archive: Archive | None = None,
+        refetch_known: bool = False, **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.site_url = site_url if site_url.endswith("/") else site_url + "/"
         self.share_host = share_host
         self.follow_share = follow_share
         self.allowed_domains = [urlsplit(self.site_url).hostname or "", share_host]
+        self.archive = archive
+        self.refetch_known = refetch_known
+        self.today = datetime.now(SHANGHAI).date()
+        # Names already planned in this run, so a post listed on four pages is looked up once. It grows
+        # with the live site (a few days of posts), never with the archive, which is asked, not loaded.
+        self._planned: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
@@ -42,22 +92,61 @@ class SiteSpider(scrapy.Spider):
         kwargs.setdefault("site_url", settings["FINEWS_SITE_URL"])
         kwargs.setdefault("share_host", settings["FINEWS_SHARE_HOST"])
         kwargs.setdefault("follow_share", settings.getbool("FINEWS_FOLLOW_SHARE"))
+        kwargs.setdefault("refetch_known", settings.getbool("FINEWS_FULL"))
+        kwargs.setdefault("archive", archive_for(crawler))
         spider = super().from_crawler(crawler, *args, **kwargs)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        yield self._listing(self.site_url)
-        yield self._listing(urljoin(self.site_url, "emnews/"))
         yield scrapy.Request(
             urljoin(self.site_url, "feed.xml"), callback=self.parse_feed, errback=self.listing_failed,
-            priority=LISTING_PRIORITY,
+            priority=FEED_PRIORITY,
         )
+        yield self._listing(self.site_url)
+        yield self._listing(urljoin(self.site_url, "emnews/"))
+        if self.archive is not None:
+            # Some category pages are linked only from posts (/category/LME.html, from the market posts'
+            # back links): an incremental run fetches no archived post, so it asks the archive for them.
+            for category in self.archive.categories():
+                yield scrapy.Request(
+                    urljoin(self.site_url, f"category/{quote(category)}.html"), callback=self.parse_listing,
+                    errback=self.guessed_listing_failed, priority=LISTING_PRIORITY,
+                )
+            # What an earlier run discovered and did not archive (killed, stopped, failed): fetched first.
+            pending = self.archive.frontier()
+            self.crawler.stats.set_value("finews/frontier_at_start", len(pending))
+            for link in pending:
+                self._planned.add(link.name)
+                self.crawler.stats.inc_value("finews/posts_queued")
+                yield self._post(link.url)
 
     def _listing(self, url: str) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_listing, errback=self.listing_failed, priority=LISTING_PRIORITY)
 
     def _post(self, url: str) -> scrapy.Request:
-        return scrapy.Request(url, callback=self.parse_post, errback=self.post_failed)
+        return scrapy.Request(
+            url, callback=self.parse_post, errback=self.post_failed, priority=post_priority(url, self.today)
+        )
+
+    def _posts_to_fetch(self, post_urls: Iterable[str]) -> Iterator[scrapy.Request]:
+        """Requests for the listed posts the archive does not hold yet (all of them with ``refetch_known``)."""
+        links: list[PostLink] = []
+        for url in post_urls:
+            link = post_link(url)
+            if link.name not in self._planned:
+                self._planned.add(link.name)
+                links.append(link)
+        if not links:
+            return
+        if self.archive is None:
+            fetch = links
+        else:
+            plan = self.archive.plan_links(links, self.crawler.stats.get_value("finews/run_id"), self.refetch_known)
+            self.crawler.stats.inc_value("finews/skipped_known", plan.skipped_known)
+            fetch = list(plan.fetch)
+        for link in fetch:
+            self.crawler.stats.inc_value("finews/posts_queued")
+            yield self._post(link.url)
 
     def _posts_and_their_categories(self, post_urls: list[str]) -> Iterator[scrapy.Request]:
         for url in post_urls:
@@ -69,9 +158,10 @@ class SiteSpider(scrapy.Spider):
                     category_url, callback=self.parse_listing, errback=self.guessed_listing_failed,
                     priority=LISTING_PRIORITY,
                 )
-            yield self._post(url)
+        yield from self._posts_to_fetch(post_urls)
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+        self.crawler.stats.inc_value("finews/listings_done")
         if not isinstance(response, TextResponse):
             self.logger.warning("Listing %s is not text (%s)", response.url, response.headers.get("Content-Type"))
             return
@@ -81,6 +171,7 @@ class SiteSpider(scrapy.Spider):
         yield from self._posts_and_their_categories(posts)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        self.crawler.stats.inc_value("finews/listings_done")
         if isinstance(response, TextResponse):
             yield from self._posts_and_their_categories(feed_post_links(response.url, response.text))
 
@@ -102,6 +193,7 @@ class SiteSpider(scrapy.Spider):
             callback=self.parse_share,
             errback=self.share_failed,
             cb_kwargs={"page": page},
+            meta={POST_URL_META: page.url},
             priority=SHARE_PRIORITY,
             dont_filter=True,  # the twin posts of one article both need the answer
         )

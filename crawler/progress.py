@@ -1,0 +1,102 @@
+"""A live progress display for ``finews crawl`` on a terminal (rich), from the crawl's own stats.
+
+Shows listing pages fetched, posts done of posts queued (new, updated, unchanged, skipped as known,
+rejected), the request rate and the time elapsed. Enabled by ``FINEWS_PROGRESS``, which the command
+sets only when stderr is a terminal: under cron the crawl stays quiet.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.statscollectors import StatsCollector
+from twisted.internet.task import LoopingCall
+
+DONE_CHANGES = ("new", "updated", "unchanged", "rejected")
+
+
+def progress_fields(stats: StatsCollector, elapsed: float) -> tuple[int, int, str]:
+    """(posts done, posts queued, the counts line) from the crawl's stats."""
+
+    def value(name: str) -> int:
+        return int(stats.get_value(name, 0))
+
+    done = sum(value(f"finews/{change}") for change in DONE_CHANGES)
+    queued = max(value("finews/posts_queued"), done)
+    rate = value("downloader/request_count") / elapsed if elapsed > 0 else 0.0
+    counts = (
+        f"lists {value('finews/listings_done')} · new {value('finews/new')} · updated {value('finews/updated')} · "
+        f"unchanged {value('finews/unchanged')} · skipped {value('finews/skipped_known')} · "
+        f"rejected {value('finews/rejected')} · {rate:.1f} req/s"
+    )
+    return done, queued, counts
+
+
+class ProgressDisplay:
+    def __init__(self, stats: StatsCollector, console: Console, interval: float) -> None:
+        self.stats = stats
+        self.interval = interval
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("posts"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+        self.started = 0.0
+        self.loop = LoopingCall(self.refresh)
+        self._redirected: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ProgressDisplay:
+        settings = crawler.settings
+        if not settings.getbool("FINEWS_PROGRESS"):
+            raise NotConfigured
+        display = cls(crawler.stats, Console(stderr=True), settings.getfloat("FINEWS_PROGRESS_INTERVAL"))
+        crawler.signals.connect(display.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(display.spider_closed, signal=signals.spider_closed)
+        return display
+
+    def spider_opened(self) -> None:
+        self.started = time.monotonic()
+        self.task = self.progress.add_task("crawl", total=None, counts="starting")
+        self.progress.start()
+        self._route_logs_through_the_display()
+        self.loop.start(self.interval, now=True)
+
+    def refresh(self) -> None:
+        if self.task is None:
+            return
+        done, queued, counts = progress_fields(self.stats, time.monotonic() - self.started)
+        self.progress.update(self.task, completed=done, total=queued or None, counts=counts)
+
+    def spider_closed(self) -> None:
+        if self.loop.running:
+            self.loop.stop()
+        self.refresh()
+        self.progress.stop()
+        for handler, stream in self._redirected:
+            handler.setStream(stream)
+        self._redirected.clear()
+
+    def _route_logs_through_the_display(self) -> None:
+        """Warnings and errors print above the live display rather than through it.
+
+        The display stands in for sys.stderr while it runs; Scrapy's log handler kept the real one.
+        """
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.__stderr__ is not sys.stderr:
+                self._redirected.append((handler, handler.stream))
+                handler.setStream(sys.stderr)

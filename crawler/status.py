@@ -1,0 +1,76 @@
+"""``finews status``: the archive's size, whether a crawl is running now, and the last runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from crawler.lock import LOCK_FILE, lock_holder
+from crawler.runner import open_archive
+from pipelines.archive import ARCHIVE_FILE
+from pipelines.frontmatter import POSTS_DIR
+
+# (heading, crawl_runs column, width)
+_COUNT_COLUMNS = (
+    ("requests", "requests", 8), ("new", "new", 5), ("updated", "updated", 7), ("unchanged", "unchanged", 9),
+    ("skipped", "skipped_known", 7), ("rejected", "rejected", 8), ("errors", "errors", 6),
+)
+
+
+def _size(path: Path) -> str:
+    """The archive's size on disk, its WAL included."""
+    size = float(sum(part.stat().st_size for part in path.parent.glob(path.name + "*") if part.is_file()))
+    if size < 1024:
+        return f"{size:.0f} B"
+    for unit in ("KB", "MB"):
+        size /= 1024
+        if size < 1024:
+            return f"{size:.1f} {unit}"
+    return f"{size / 1024:.1f} GB"
+
+
+def _took(run: dict[str, Any]) -> str:
+    if not run["finished_at"]:
+        return "-"
+    seconds = (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
+    return f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.0f} min"
+
+
+def run_line(run: dict[str, Any]) -> str:
+    status = run["status"] + (f" +{run['resumes']}" if run.get("resumes") else "")
+    exit_code = "-" if run["exit_code"] is None else str(run["exit_code"])
+    counts = "  ".join(f"{run[column] or 0:>{width}}" for _heading, column, width in _COUNT_COLUMNS)
+    return (
+        f"{run['id']:>5}  {status:<14}  {run.get('mode') or '-':<11}  {run['started_at']:<25}  "
+        f"{_took(run):>6}  {exit_code:>4}  {counts}"
+    )
+
+
+def status_report(output: Path, runs: int) -> str:
+    archive_path = output / ARCHIVE_FILE
+    if not archive_path.exists():
+        raise FileNotFoundError(f"no archive at {archive_path}")
+    holder = lock_holder(output / LOCK_FILE)
+    archive = open_archive(output)
+    try:
+        sizes = archive.sizes()
+        recent = archive.recent_runs(runs)
+    finally:
+        archive.close()
+    posts_dir = output / POSTS_DIR
+    files = sum(1 for path in posts_dir.iterdir() if path.is_file()) if posts_dir.is_dir() else 0
+    lines = [
+        f"archive {archive_path} ({_size(archive_path)}): {sizes['posts']} posts, {sizes['rejects']} rejects, "
+        f"{sizes['frontier']} pending in the frontier, {sizes['revisions']} earlier versions; "
+        f"{files} files in {posts_dir}",
+        "no crawl running" if holder is None else f"a crawl is running (pid {holder or 'unknown'})",
+    ]
+    if not recent:
+        return "\n".join([*lines, "no runs yet"])
+    headings = "  ".join(f"{heading:>{width}}" for heading, _column, width in _COUNT_COLUMNS)
+    lines.append(
+        f"{'run':>5}  {'status':<14}  {'mode':<11}  {'started (UTC)':<25}  {'took':>6}  {'exit':>4}  {headings}"
+    )
+    lines += [run_line(run) for run in recent]
+    return "\n".join(lines)

@@ -1,0 +1,439 @@
+"""Scheduled and resumable runs, end to end: the real ``finews`` command in its own process, real signals,
+real SQLite, and the replica on loopback (slowed where a test must stop a crawl midway).
+
+What each test reads from the replica is its request log: the requests the crawl really made.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crawler.lock import LOCK_FILE, CrawlLock, lock_holder
+from crawler.postfile import parse_post_file
+from crawler.replica.generate import SyntheticSite, generate_site
+from crawler.replica.render import SHARE_HOST, SITE_HOST, render_site
+from crawler.replica.server import ReplicaServer
+from crawler.runner import CLEAN_STOP_MARK, EXIT_LOCKED, JOBS_DIR
+from tests.test_crawl import ROOT, finews, rows
+
+POST_PAGE = re.compile(rf"^http://{re.escape(SITE_HOST)}/.+/\d{{4}}/\d{{2}}/\d{{2}}/[^/]+\.html$")
+# A crawl slowed this much per request takes a few seconds, long enough to be stopped midway.
+SLOW = 0.05
+STOPPED_POSTS = 120
+WAIT_SECONDS = 60
+
+
+# Helpers -------------------------------------------------------------------------------------------
+
+
+def replica(files: list[tuple[str, str]], delay: float = 0.0) -> ReplicaServer:
+    return ReplicaServer(render_site(parse_post_file(name, text) for name, text in files), delay=delay)
+
+
+def start_finews(*args: str, cwd: Path, proxy: str) -> subprocess.Popen:
+    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
+    env.update(PYTHONPATH=str(ROOT), http_proxy=proxy)
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+
+
+def post_pages(requests: list[str]) -> list[str]:
+    return [url for url in requests if POST_PAGE.match(url)]
+
+
+def share_requests(requests: list[str]) -> list[str]:
+    return [url for url in requests if url.startswith(f"http://{SHARE_HOST}/")]
+
+
+def post_url_name(url: str) -> str:
+    return url.rsplit("/", 1)[1].removesuffix(".html")
+
+
+def info_code_of(file_name: str) -> str:
+    """Synthetic posts are keyed ``NW`` + the 18 digits their name ends with."""
+    return "NW" + Path(file_name).stem[-18:]
+
+
+def archived_posts(out: Path) -> int:
+    """Rows in ``posts``, read the way any other reader would while a crawl writes (WAL)."""
+    try:
+        db = sqlite3.connect(f"file:{out / 'archive.db'}?mode=ro", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        return db.execute("SELECT count(*) FROM posts").fetchone()[0]
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    finally:
+        db.close()
+
+
+def wait_until(condition: Callable[[], bool], process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert process.poll() is None, f"the crawl ended before the moment to stop it: {process.communicate()}"
+        assert time.monotonic() < deadline, "the crawl made no progress"
+        time.sleep(0.01)
+
+
+def integrity(out: Path) -> str:
+    db = sqlite3.connect(out / "archive.db")
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        db.close()
+
+
+def assert_posts_folder_whole(out: Path, temporary_allowed: bool = False) -> None:
+    """Every post file is complete (it parses); a kill may leave a dot-named temporary file, never a part."""
+    for path in (out / "_posts").iterdir():
+        if path.name.startswith("."):
+            assert temporary_allowed, f"left behind: {path.name}"
+            continue
+        parse_post_file(path.name, path.read_text(encoding="utf-8"))
+
+
+def assert_one_file_per_row(out: Path) -> None:
+    names = {row["file_name"] for row in rows(out / "archive.db", "SELECT file_name FROM posts")}
+    assert {path.name for path in (out / "_posts").iterdir()} == names
+
+
+# Incremental runs ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Crawled:
+    site: SyntheticSite
+    work: Path
+    first: subprocess.CompletedProcess
+    second: subprocess.CompletedProcess
+    first_requests: list[str]
+    second_requests: list[str]
+
+
+@pytest.fixture(scope="module")
+def crawled_twice(tmp_path_factory: pytest.TempPathFactory) -> Crawled:
+    site = generate_site(40)
+    work = tmp_path_factory.mktemp("twice")
+    with replica(site.files) as server:
+        first = finews("crawl", "--output", "out", cwd=work, proxy=server.proxy_url)
+        first_requests = list(server.requests)
+        server.requests.clear()
+        second = finews("crawl", "--output", "out", cwd=work, proxy=server.proxy_url)
+    return Crawled(site, work, first, second, first_requests, list(server.requests))
+
+
+def test_second_run_over_an_unchanged_site_requests_only_listings_and_the_feed(crawled_twice: Crawled) -> None:
+    assert crawled_twice.first.returncode == 0, crawled_twice.first.stderr
+    assert crawled_twice.second.returncode == 0, crawled_twice.second.stderr
+    assert len(post_pages(crawled_twice.first_requests)) == len(crawled_twice.site.files)
+    requests = crawled_twice.second_requests
+    assert post_pages(requests) == [] and share_requests(requests) == []
+    paths = sorted(url.removeprefix(f"http://{SITE_HOST}") for url in requests)
+    listings = [p for p in paths if p not in ("/", "/emnews/", "/feed.xml", "/robots.txt")]
+    assert "/feed.xml" in paths and "/" in paths and "/emnews/" in paths
+    assert listings and all(re.fullmatch(r"/category/[^/]+\.html", path) for path in listings), paths
+    (run,) = rows(crawled_twice.work / "out" / "archive.db", "SELECT * FROM crawl_runs WHERE id = 2")
+    # Every post page the site lists (the twin's two pages, the rejected malformed ones) skipped by name.
+    assert run["skipped_known"] == len(crawled_twice.site.files)
+    assert (run["status"], run["exit_code"], run["new"], run["updated"], run["unchanged"]) == ("finished", 0, 0, 0, 0)
+    assert run["requests"] == len(requests)
+
+
+def test_under_cron_a_run_prints_one_summary_line_and_nothing_else(crawled_twice: Crawled) -> None:
+    for result in (crawled_twice.first, crawled_twice.second):
+        assert result.stderr == ""
+        (line,) = result.stdout.splitlines()
+        assert re.fullmatch(r"run \d+ finished: \d+ posts archived \(.*\), .* s", line), line
+
+
+def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled) -> None:
+    result = finews("status", "--output", "out", cwd=crawled_twice.work)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    valid = len(crawled_twice.site.valid_info_codes)
+    assert lines[0].startswith("archive out/archive.db (") and f"{valid} posts, 2 rejects, 0 pending" in lines[0]
+    assert lines[1] == "no crawl running"
+    assert lines[2].split()[:6] == ["run", "status", "mode", "started", "(UTC)", "took"]
+    second, first = lines[3].split(), lines[4].split()
+    assert second[:3] == ["2", "finished", "incremental"] and first[:3] == ["1", "finished", "incremental"]
+    assert second[-3] == str(len(crawled_twice.site.files))  # skipped
+    assert finews("status", "--output", "nowhere", cwd=crawled_twice.work).returncode == 1
+
+
+def test_added_posts_are_exactly_what_the_next_run_archives_and_vanished_posts_stay(
+    crawled_twice: Crawled, tmp_path: Path
+) -> None:
+    site = crawled_twice.site
+    shutil.copytree(crawled_twice.work / "out", tmp_path / "out")
+    other = generate_site(30, seed=1)
+    twin_digits = other.twin_info_code[2:]
+    added = [(name, text) for name, text in other.files if name not in other.malformed and twin_digits not in name][:5]
+    vanished = [name for name, _ in site.files if name not in site.malformed and site.twin_info_code[2:] not in name][:3]
+    files = [(name, text) for name, text in site.files if name not in vanished] + added
+    with replica(files) as server:
+        result = finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    fetched = post_pages(server.requests)
+    assert sorted(post_url_name(url) for url in fetched) == sorted(Path(name).stem[11:] for name, _ in added)
+    out = tmp_path / "out"
+    (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
+    assert (run["new"], run["updated"], run["unchanged"], run["rejected"]) == (5, 0, 0, 0)
+    seen = {row["info_code"]: row["last_seen_run"] for row in rows(out / "archive.db", "SELECT * FROM posts")}
+    assert set(seen) == set(site.valid_info_codes) | {info_code_of(name) for name, _ in added}
+    assert {seen[info_code_of(name)] for name in vanished} == {run["id"] - 1}  # kept, last seen by the run before
+    assert {code for code, run_id in seen.items() if run_id != run["id"]} == {info_code_of(n) for n in vanished}
+    assert_one_file_per_row(out)
+
+
+def test_full_run_updates_a_changed_post_and_keeps_its_previous_version(crawled_twice: Crawled, tmp_path: Path) -> None:
+    site = crawled_twice.site
+    shutil.copytree(crawled_twice.work / "out", tmp_path / "out")
+    out = tmp_path / "out"
+    changed = next(name for name, text in site.files if "NW" in name and name not in site.malformed
+                   and site.twin_info_code not in name)
+    before = {row["info_code"]: row for row in rows(out / "archive.db", "SELECT * FROM posts")}
+    old = before[info_code_of(changed)]
+    files = [(name, text.replace(old["title"], old["title"] + "（更新）", 1) if name == changed else text)
+             for name, text in site.files]
+    with replica(files) as server:
+        result = finews("crawl", "--full", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    assert len(post_pages(server.requests)) == len(site.files)
+    (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
+    assert (run["mode"], run["new"], run["updated"], run["files_written"]) == ("full", 0, 1, 1)
+    # Every other post page, the twin's two pages included (both merge into one unchanged record).
+    assert run["unchanged"] == len(site.files) - len(site.malformed) - 1 and run["skipped_known"] == 0
+    assert run["rejected"] == len(site.malformed)
+    after = {row["info_code"]: row for row in rows(out / "archive.db", "SELECT * FROM posts")}
+    assert after[info_code_of(changed)]["title"] == old["title"] + "（更新）"
+    (revision,) = rows(out / "archive.db", "SELECT * FROM post_revisions")
+    assert (revision["info_code"], revision["revision"], revision["title"], revision["content_hash"]) == (
+        old["info_code"], 1, old["title"], old["content_hash"])
+    assert revision["body_html"] == old["body_html"]
+    for code, row in after.items():
+        if code != old["info_code"]:  # unchanged: only seen again
+            assert {k: v for k, v in row.items() if k not in ("last_seen_at", "last_seen_run")} == {
+                k: v for k, v in before[code].items() if k not in ("last_seen_at", "last_seen_run")}
+            assert row["last_seen_run"] == run["id"]
+    assert old["title"] + "（更新）" in (out / "_posts" / old["file_name"]).read_text(encoding="utf-8")
+
+
+# Never overlapping --------------------------------------------------------------------------------
+
+
+def test_a_crawl_refuses_an_output_another_process_holds_and_names_it(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    with CrawlLock(tmp_path / "out" / LOCK_FILE):
+        assert lock_holder(tmp_path / "out" / LOCK_FILE) == os.getpid()
+        started = time.monotonic()
+        result = finews("crawl", "--site", "http://127.0.0.1:9/", "--output", "out", cwd=tmp_path)
+        assert time.monotonic() - started < 10
+    assert result.returncode == EXIT_LOCKED
+    assert result.stderr.strip() == f"finews crawl: another crawl (pid {os.getpid()}) is running on out"
+    assert result.stdout == "" and not (tmp_path / "out" / "archive.db").exists()
+    assert lock_holder(tmp_path / "out" / LOCK_FILE) is None
+
+
+def test_two_crawls_started_together_one_exits_75_naming_the_other(tmp_path: Path) -> None:
+    site = generate_site(60)
+    with replica(site.files, delay=SLOW) as server:
+        crawls = [start_finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url) for _ in range(2)]
+        finished_first = None
+        while finished_first is None:
+            finished_first = next((crawl for crawl in crawls if crawl.poll() is not None), None)
+            time.sleep(0.01)
+        (other,) = [crawl for crawl in crawls if crawl is not finished_first]
+        still_running = other.poll() is None
+        results = {crawl.pid: crawl.communicate(timeout=WAIT_SECONDS) for crawl in crawls}
+    assert still_running, "the refused crawl must exit at once, while the other is still crawling"
+    assert finished_first.returncode == EXIT_LOCKED and other.returncode == 0, results
+    _out, refused = results[finished_first.pid]
+    assert refused.strip() == f"finews crawl: another crawl (pid {other.pid}) is running on out"
+    assert {row["info_code"] for row in rows(tmp_path / "out" / "archive.db", "SELECT * FROM posts")} == set(
+        site.valid_info_codes)
+    assert len(rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")) == 1
+
+
+# Stopped, killed, resumed -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def slow_site() -> SyntheticSite:
+    return generate_site(STOPPED_POSTS)
+
+
+def test_kill_9_at_half_then_resume_archives_every_post_exactly_once(slow_site: SyntheticSite, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    valid = len(slow_site.valid_info_codes)
+    with replica(slow_site.files, delay=SLOW) as server:
+        crawl = start_finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+        wait_until(lambda: archived_posts(out) >= valid // 2, crawl)
+        crawl.kill()
+        crawl.communicate()
+        assert crawl.returncode == -signal.SIGKILL
+        archived_at_kill = archived_posts(out)
+        assert archived_at_kill < valid, "killed too late to test anything"
+        assert integrity(out) == "ok"
+        assert_posts_folder_whole(out, temporary_allowed=True)
+        assert finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()[1] == "no crawl running"
+        pending = {row["name"] for row in rows(out / "archive.db", "SELECT name FROM frontier")}
+        done = {row["name"] for row in rows(out / "archive.db", "SELECT name FROM posts")} | {
+            post_url_name(row["url"]) for row in rows(out / "archive.db", "SELECT url FROM rejects")}
+        # Every page not done was discovered (lists come first) and is in the frontier.
+        assert pending and {Path(name).stem[11:] for name, _ in slow_site.files} - done <= pending
+
+        server.requests.clear()
+        resumed = finews("crawl", "--resume", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert resumed.returncode == 0, resumed.stderr
+    fetched = post_pages(server.requests)
+    assert len(fetched) == len(set(fetched)), "a post page fetched twice"
+    assert len(fetched) <= 0.6 * len(slow_site.files), f"resume fetched {len(fetched)} of {len(slow_site.files)} posts"
+    assert {post_url_name(url) for url in fetched} == pending  # exactly the frontier
+    (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
+    assert (run["status"], run["exit_code"], run["resumes"]) == ("finished", 0, 1)
+    # Counted in the transaction that wrote each post: exactly once each, across the kill.
+    assert run["new"] == valid and run["rejected"] == len(slow_site.malformed)
+    assert {row["info_code"] for row in rows(out / "archive.db", "SELECT info_code FROM posts")} == set(
+        slow_site.valid_info_codes)
+    assert rows(out / "archive.db", "SELECT * FROM frontier") == []
+    assert integrity(out) == "ok"
+    assert_posts_folder_whole(out)
+    assert_one_file_per_row(out)
+    assert not (out / JOBS_DIR).exists()
+
+
+@pytest.mark.parametrize(("stop", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_signal_records_the_run_interrupted_and_resume_completes_it(
+    slow_site: SyntheticSite, tmp_path: Path, stop: signal.Signals, exit_code: int
+) -> None:
+    out = tmp_path / "out"
+    valid = len(slow_site.valid_info_codes)
+    with replica(slow_site.files, delay=SLOW) as server:
+        crawl = start_finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+        wait_until(lambda: archived_posts(out) >= valid // 3, crawl)
+        crawl.send_signal(stop)
+        stdout, stderr = crawl.communicate(timeout=WAIT_SECONDS)
+        assert crawl.returncode == exit_code, stderr
+        assert stdout.startswith(f"run 1 interrupted by {stop.name}: ")
+        assert stderr.strip().splitlines()[-1] == "finews crawl: run 1 interrupted; `finews crawl --resume` continues it"
+        (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
+        assert (run["status"], run["exit_code"]) == ("interrupted", exit_code)
+        assert valid // 3 <= run["new"] < valid, "stopped at once, after finishing what was in flight"
+        assert (out / JOBS_DIR / "run-1" / CLEAN_STOP_MARK).exists()
+        assert integrity(out) == "ok"
+        assert_posts_folder_whole(out)
+
+        resumed = finews("crawl", "--resume", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.startswith("run 1 finished (resumed): ")
+    (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
+    assert (run["status"], run["exit_code"], run["resumes"], run["new"]) == ("finished", 0, 1, valid)
+    assert {row["info_code"] for row in rows(out / "archive.db", "SELECT info_code FROM posts")} == set(
+        slow_site.valid_info_codes)
+    assert rows(out / "archive.db", "SELECT * FROM frontier") == []
+    assert_one_file_per_row(out)
+    assert not (out / JOBS_DIR).exists()
+
+
+def test_a_post_whose_file_a_crash_kept_from_being_written_is_completed_by_the_next_run(
+    crawled_twice: Crawled, tmp_path: Path
+) -> None:
+    """The state a kill leaves between a post's commit and its file's rename: the row, a temporary file,
+    no post file, and the post still in the frontier (it leaves only once its file is written)."""
+    shutil.copytree(crawled_twice.work / "out", tmp_path / "out")
+    out = tmp_path / "out"
+    row = rows(out / "archive.db", "SELECT * FROM posts ORDER BY info_code LIMIT 1")[0]
+    (out / "_posts" / row["file_name"]).rename(out / "_posts" / ".tmp-killed.md")
+    db = sqlite3.connect(out / "archive.db")
+    with db:
+        db.execute("INSERT INTO frontier (name, url, discovered_at, run_id) VALUES (?, ?, '', 2)",
+                   [row["name"], row["post_url"]])
+    db.close()
+    with replica(crawled_twice.site.files) as server:
+        result = finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    assert post_pages(server.requests) == [row["post_url"]]
+    (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")
+    assert (run["new"], run["updated"], run["unchanged"], run["files_written"]) == (0, 0, 1, 1)
+    assert rows(out / "archive.db", "SELECT * FROM frontier") == []
+    assert_posts_folder_whole(out)
+    assert_one_file_per_row(out)
+
+
+def test_resume_with_nothing_to_resume_starts_a_new_run(crawled_twice: Crawled, tmp_path: Path) -> None:
+    shutil.copytree(crawled_twice.work / "out", tmp_path / "out")
+    with replica(crawled_twice.site.files) as server:
+        result = finews("crawl", "--resume", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("run 3 finished: ") and post_pages(server.requests) == []
+
+
+def test_full_and_resume_together_is_a_usage_error(tmp_path: Path) -> None:
+    result = finews("crawl", "--full", "--resume", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# Output -------------------------------------------------------------------------------------------
+
+
+def read_terminal(process: subprocess.Popen, master: int) -> Iterator[bytes]:
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # Linux: the terminal's other side closed with the process
+                return
+            if not chunk:
+                return
+            yield chunk
+        elif process.poll() is not None:
+            return
+
+
+def test_on_a_terminal_a_live_progress_display_then_the_summary(tmp_path: Path) -> None:
+    site = generate_site(40)
+    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
+    with replica(site.files, delay=0.02) as server:
+        env.update(PYTHONPATH=str(ROOT), http_proxy=server.proxy_url, COLUMNS="200", TERM="xterm")
+        master, terminal = pty.openpty()
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "crawl", "--output", "out"], cwd=tmp_path, env=env,
+            stdin=terminal, stdout=terminal, stderr=terminal,
+        )
+        os.close(terminal)
+        try:
+            shown = b"".join(read_terminal(crawl, master)).decode("utf-8", "replace")
+        finally:
+            os.close(master)
+        assert crawl.wait(timeout=WAIT_SECONDS) == 0, shown
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+    assert re.search(r"posts .*\d+/\d+ lists \d+ · new \d+ · updated \d+ · unchanged \d+ · skipped \d+ · "
+                     r"rejected \d+ · [\d.]+ req/s \d+:\d\d:\d\d", plain), plain
+    assert f"{len(site.files)}/{len(site.files)}" in plain  # the display's last state: every post done
+    assert plain.rstrip().splitlines()[-1].startswith("run 1 finished: ")
+
+
+def test_quiet_prints_nothing_when_all_is_well(crawled_twice: Crawled, tmp_path: Path) -> None:
+    shutil.copytree(crawled_twice.work / "out", tmp_path / "out")
+    with replica(crawled_twice.site.files) as server:
+        result = finews("crawl", "--quiet", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
