@@ -14,6 +14,8 @@ DEFAULT_OUTPUT = Path("output")
 DEMO_POSTS = 60
 EXIT_USAGE = 2
 STATUS_RUNS = 10
+SEARCH_LIMIT = 20
+SERVE_PORT = 8001  # Datasette's own default
 
 
 def _crawl(args: argparse.Namespace) -> int:
@@ -21,7 +23,8 @@ def _crawl(args: argparse.Namespace) -> int:
     from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError, run_crawl
 
     try:
-        summary = run_crawl(args.site, args.output, _log_overrides(args), full=args.full, resume=args.resume)
+        overrides = {**dict(args.set), **_log_overrides(args)}
+        summary = run_crawl(args.site, args.output, overrides, full=args.full, resume=args.resume)
     except CrawlLocked as error:
         print(f"finews crawl: {error}", file=sys.stderr)
         return EXIT_LOCKED
@@ -33,6 +36,58 @@ def _crawl(args: argparse.Namespace) -> int:
     if summary.stop_signal is not None:
         print(f"finews crawl: run {summary.run_id} interrupted; `finews crawl --resume` continues it", file=sys.stderr)
     return summary.exit_code
+
+
+def _share(args: argparse.Namespace) -> int:
+    from crawler.lock import CrawlLocked
+    from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError, run_share
+
+    info_codes, problems = share_arguments(args.codes, args.from_file)
+    if not (info_codes or args.backfill or problems):
+        problems.append("nothing to fetch: give infoCodes or URLs, --from-file F, or --backfill")
+    if problems:
+        for problem in problems:
+            print(f"finews share: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        summary = run_share(args.output, info_codes, backfill=args.backfill,
+                            overrides={**dict(args.set), **_log_overrides(args)})
+    except CrawlLocked as error:
+        print(f"finews share: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    except CrawlError as error:
+        print(f"finews share: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    for info_code, reason in summary.failures:
+        print(f"finews share: {info_code}: {reason}", file=sys.stderr)
+    if not args.quiet:
+        print(summary.line())
+    return summary.exit_code
+
+
+def share_arguments(values: list[str], from_file: str | None) -> tuple[list[str], list[str]]:
+    """The infoCodes named on the command line and in ``from_file`` (one a line, ``#`` comments, ``-`` for
+    stdin), canonical and in order; and one problem line for each value that names none."""
+    from crawler.infocode import InfoCodeError, canonical_infocode
+
+    named = [(repr(value), value) for value in values]
+    problems: list[str] = []
+    if from_file is not None:
+        try:
+            text = sys.stdin.read() if from_file == "-" else Path(from_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            return [], [f"cannot read {from_file}: {getattr(error, 'strerror', None) or error}"]
+        for number, line in enumerate(text.splitlines(), start=1):
+            value = line.split("#", 1)[0].strip()
+            if value:
+                named.append((f"{from_file}:{number}", value))
+    codes: dict[str, None] = {}
+    for where, value in named:
+        try:
+            codes[canonical_infocode(value)] = None
+        except InfoCodeError as error:
+            problems.append(f"{where}: {error}")
+    return list(codes), problems
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -87,6 +142,76 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from crawler.runner import CrawlError, open_archive
+    from pipelines.archive import ARCHIVE_FILE
+    from pipelines.search import MIN_INDEXED_LENGTH, QueryError, search
+
+    if not (args.output / ARCHIVE_FILE).is_file():
+        print(f"finews search: no archive at {args.output / ARCHIVE_FILE}", file=sys.stderr)
+        return 1
+    try:
+        # Opened as a writer would: an archive from an older finews gets its search index first.
+        archive = open_archive(args.output)
+    except CrawlError as error:
+        print(f"finews search: {error}", file=sys.stderr)
+        return 1
+    try:
+        result = search(archive.db.conn, " ".join(args.query), args.limit)
+    except QueryError as error:
+        print(f"finews search: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.OperationalError as error:
+        print(f"finews search: the archive could not be searched: {error}", file=sys.stderr)
+        return 1
+    finally:
+        archive.close()
+    for term in result.scanned_terms:
+        print(f"finews search: {term!r} is shorter than {MIN_INDEXED_LENGTH} characters, which the trigram index "
+              "cannot look up: it was matched with LIKE, reading the posts one by one", file=sys.stderr)
+    for hit in result.hits:
+        print(f"{hit.published_at[:16].replace('T', ' ')}  {hit.outlet}  {hit.title}")
+        print(f"    {hit.post_url}")
+        print(f"    {hit.snippet}")
+    print(f"{result.total} posts match, {len(result.hits)} shown (newest first)")
+    return 0
+
+
+def _reparse(args: argparse.Namespace) -> int:
+    from crawler.lock import CrawlLocked
+    from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError, run_reparse
+
+    try:
+        summary = run_reparse(args.output, _log_overrides(args))
+    except CrawlLocked as error:
+        print(f"finews reparse: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    except CrawlError as error:
+        print(f"finews reparse: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if not args.quiet:
+        for line in summary.changes:
+            print(line)
+        print(summary.line())
+    return summary.exit_code
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from crawler.serve import ServeError, serve
+    from pipelines.schema import SchemaError
+
+    try:
+        serve(args.output, args.host, args.port)
+    except (ServeError, SchemaError, sqlite3.DatabaseError) as error:
+        print(f"finews serve: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _verify(args: argparse.Namespace) -> int:
     from crawler.verify import ACCOUNTED, summary, verify
 
@@ -101,7 +226,10 @@ def _verify(args: argparse.Namespace) -> int:
 def _replica_serve(args: argparse.Namespace) -> int:
     from crawler.replica.server import serve_forever
 
-    serve_forever(args.posts, args.count, args.port, args.host)
+    if args.hostile and args.posts is not None:
+        print("finews replica serve: --hostile serves generated posts; it does not take --posts", file=sys.stderr)
+        return EXIT_USAGE
+    serve_forever(args.posts, args.count, args.port, args.host, hostile=args.hostile)
     return 0
 
 
@@ -110,6 +238,14 @@ def positive_number(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a positive number")
     return number
+
+
+def setting(text: str) -> tuple[str, str]:
+    """``NAME=VALUE``: one Scrapy setting for this run, as ``scrapy crawl -s`` takes it."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.isidentifier() or not name.isupper():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE with an upper-case setting name")
+    return name, value
 
 
 def _log_overrides(args: argparse.Namespace) -> dict[str, str | bool]:
@@ -130,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     crawl = commands.add_parser("crawl", help="crawl the site into the archive")
     crawl.add_argument("--site", default=DEFAULT_SITE, help=f"start URL (default {DEFAULT_SITE})")
     crawl.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    crawl.add_argument("-s", "--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
+                       help="a Scrapy setting for this run (e.g. -s DOWNLOAD_DELAY=1); repeatable")
     what = crawl.add_mutually_exclusive_group()
     what.add_argument("--full", action="store_true",
                       help="fetch every listed post again (changed ones are updated, their old version kept)")
@@ -140,6 +278,24 @@ def build_parser() -> argparse.ArgumentParser:
     loudness.add_argument("-q", "--quiet", action="store_true",
                           help="no progress display and no summary line: errors only")
     crawl.set_defaults(run=_crawl)
+
+    share = commands.add_parser(
+        "share", help="fetch archived articles' exact texts from the share host (GetNewsText.do)",
+        description="Fetch each article's text from the share host; a text that differs from the archived body "
+                    "replaces it (the old one is kept in post_revisions) and its file is rewritten.",
+    )
+    share.add_argument("codes", nargs="*", metavar="CODE|URL",
+                       help="an infoCode (NW…, or the emnews digits) or any URL naming one (share link, article, post)")
+    share.add_argument("--from-file", metavar="F", help="more infoCodes or URLs, one a line ('-': stdin)")
+    share.add_argument("--backfill", action="store_true",
+                       help="also every archived post whose share text was never fetched successfully")
+    share.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    share.add_argument("-s", "--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
+                       help="a Scrapy setting for this run (e.g. -s FINEWS_SHARE_TIMEOUT=5); repeatable")
+    share_loudness = share.add_mutually_exclusive_group()
+    share_loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
+    share_loudness.add_argument("-q", "--quiet", action="store_true", help="no summary line: errors only")
+    share.set_defaults(run=_share)
 
     status = commands.add_parser("status", help="the last runs and the archive's size")
     status.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
@@ -159,6 +315,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", default=None, help="only posts published on or after this ISO date")
     export.set_defaults(run=_export)
 
+    find = commands.add_parser("search", help="full-text search of the archived posts (Chinese included)")
+    find.add_argument("query", nargs="+", help="words a post must all contain (title or text)")
+    find.add_argument("--limit", type=positive_number, default=SEARCH_LIMIT, help=f"posts to show (default {SEARCH_LIMIT})")
+    find.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    find.set_defaults(run=_search)
+
+    reparse = commands.add_parser("reparse", help="rebuild every post from the stored pages, with no network")
+    reparse.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    loudness = reparse.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="errors only: no report")
+    reparse.set_defaults(run=_reparse)
+
+    datasette = commands.add_parser("serve", help="browse and search the archive in Datasette")
+    datasette.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    datasette.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    datasette.add_argument("--port", type=int, default=SERVE_PORT, help=f"port (default {SERVE_PORT})")
+    datasette.set_defaults(run=_serve)
+
     check = commands.add_parser("verify", help="hold exported post files against the originals")
     check.add_argument("--posts", type=Path, required=True, help="the folder of original post files")
     check.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
@@ -170,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--count", type=int, default=DEMO_POSTS, help="synthetic posts when no --posts")
     serve.add_argument("--port", type=int, default=8118)
     serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--hostile", action="store_true",
+                       help="serve hostile pages beside the posts (encodings, redirects, huge, hanging, odd names)")
     serve.set_defaults(run=_replica_serve)
     return parser
 

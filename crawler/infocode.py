@@ -1,15 +1,28 @@
-"""infoCodes: the East Money article id every archived post is keyed on (``NW`` + 18 digits)."""
+"""infoCodes: the East Money article id every archived post is keyed on (``NW`` + 18 digits).
+
+``canonical_infocode`` is the one way in: it takes anything an article is known by — a share link
+(``…/html_News/NewsShare.html?infoCode=NW…`` on any host), a ``GetNewsText.do?id=`` URL, an East Money
+article URL (``/news/<column>,<digits>.html`` or ``/a/<digits>.html`` on any eastmoney.com host), a
+finews post page URL, a post name (``NW<digits>`` or the emnews name, the bare digits) — and gives the
+archive's key, or refuses it with an InfoCodeError that says why.
+"""
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-_NAME = re.compile(r"^(?P<prefix>[A-Z]{2})?(?P<digits>\d{18})$")
-_ARTICLE_PATH = re.compile(r"^/(?:news/\d+,|a/)(?P<digits>\d{18})\.html$")
-_QUERY_KEYS = ("infoCode", "infocode", "id")
-_SITE_NOTICE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# ASCII digits only (``\d`` would take any script's digits), and the whole string (``$`` allows a final newline).
+_NAME = re.compile(r"(?P<prefix>[A-Z]{2})?(?P<digits>[0-9]{18})", re.ASCII)
+_ARTICLE_PATH = re.compile(r"/(?:news/[0-9]{1,10},|a/)(?P<digits>[0-9]{18})\.html", re.ASCII)
+# A finews post page: /<category>[/…]/<yyyy>/<mm>/<dd>/<name>.html (Jekyll's permalink).
+_POST_PATH = re.compile(r"/(?:[^/]+/)*[0-9]{4}/[0-9]{2}/[0-9]{2}/(?P<name>[^/]+)\.html", re.ASCII)
+_SHARE_KEYS = ("infoCode", "infocode")
+_TEXT_PATH_END = "/GetNewsText.do"
+_ARTICLE_DOMAIN = "eastmoney.com"
+_SITE_NOTICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 SITE_NOTICE_PREFIX = "site:"
+MAX_INPUT = 2048
 
 
 class InfoCodeError(ValueError):
@@ -18,27 +31,65 @@ class InfoCodeError(ValueError):
 
 def infocode_from_name(name: str) -> str:
     """``NW202112272226582498`` or ``202112272226582498`` (a post's file name) → ``NW…``."""
-    match = _NAME.match(name)
+    match = _NAME.fullmatch(name)
     if not match:
         raise InfoCodeError(f"name {name[:80]!r} is not NW or another two-letter prefix followed by 18 digits")
     return (match["prefix"] or "NW") + match["digits"]
 
 
+def _query_code(query: str, keys: tuple[str, ...], url: str) -> str | None:
+    """The code a query names under one of ``keys``; refused when it names two different ones."""
+    params = parse_qs(query, keep_blank_values=True)
+    values = {value for key in keys for value in params.get(key, ())}
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InfoCodeError(f"URL {url[:120]!r} names several infoCodes: {sorted(values)[:3]}")
+    return infocode_from_name(values.pop())
+
+
+def _is_eastmoney(host: str) -> bool:
+    return host == _ARTICLE_DOMAIN or host.endswith("." + _ARTICLE_DOMAIN)
+
+
 def infocode_from_url(url: str) -> str:
-    """The infoCode a share link, a GetNewsText URL or an East Money article URL names."""
+    """The infoCode a share link, a GetNewsText URL, an East Money article URL or a post page URL names."""
     parts = urlsplit(url)
-    query = parse_qs(parts.query)
-    for key in _QUERY_KEYS:
-        if key in query:
-            return infocode_from_name(query[key][0])
-    match = _ARTICLE_PATH.match(parts.path)
-    if match and parts.hostname and parts.hostname.endswith("eastmoney.com"):
-        return "NW" + match["digits"]
+    path = unquote(parts.path)
+    code = _query_code(parts.query, _SHARE_KEYS, url)
+    if code is None and path.endswith(_TEXT_PATH_END):
+        code = _query_code(parts.query, ("id",), url)
+    if code is not None:
+        return code
+    host = (parts.hostname or "").rstrip(".")
+    article = _ARTICLE_PATH.fullmatch(path)
+    if article and _is_eastmoney(host):
+        return "NW" + article["digits"]
+    post = _POST_PATH.fullmatch(path)
+    if post and not _is_eastmoney(host):
+        return infocode_from_name(post["name"])
     raise InfoCodeError(f"URL {url[:120]!r} carries no infoCode")
+
+
+def canonical_infocode(value: str) -> str:
+    """The archive's key (``NW`` + 18 digits, or the two-letter prefix a share link gives) for any URL or
+    name an article is known by; InfoCodeError, saying why, for anything else."""
+    if not isinstance(value, str):
+        raise InfoCodeError(f"{type(value).__name__} is not a URL or a name")
+    text = value.strip()
+    if not text:
+        raise InfoCodeError("empty: neither a URL nor a name")
+    if len(text) > MAX_INPUT:
+        raise InfoCodeError(f"{text[:80]!r}… is {len(text)} characters long: no URL or name is")
+    if any(character.isspace() or not character.isprintable() for character in text):
+        raise InfoCodeError(f"{text[:80]!r} holds spaces or control characters")
+    if "://" in text or text.startswith("/"):  # absolute, protocol-relative or root-relative
+        return infocode_from_url(text)
+    return infocode_from_name(text)
 
 
 def site_notice_key(name: str) -> str:
     """The archive key of a site notice (站长消息), which has no East Money id: ``site:<name>``."""
-    if not _SITE_NOTICE_NAME.match(name):
+    if not _SITE_NOTICE_NAME.fullmatch(name):
         raise InfoCodeError(f"site notice name {name[:80]!r} is not letters, digits, '-' or '_'")
     return SITE_NOTICE_PREFIX + name

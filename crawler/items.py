@@ -13,7 +13,7 @@ class PostItem:
       info_code     ``NW`` + 18 digits: the East Money article id, the archive's key; ``site:<name>``
                     for the site's own notices (站长消息), which have no East Money id.
       name          the post's file slug: ``NW…`` for outlet posts, the 18 digits for emnews posts.
-      title         the headline, entities decoded.
+      title         the headline as the post's front matter holds it (markup and entities kept as text).
       published_at  ISO 8601 in +08:00: the instant the site published (a zone-less original is UTC).
       category      the category slug (``jinwanbao``, ``emnews``), as in ``/category/<slug>.html``.
       tags          the post's tags (``["今晚报新闻"]``).
@@ -33,7 +33,14 @@ class PostItem:
       post_url      the post page's URL.
       back_link_lines  the post's back links as its file wrote them (older posts differ; "" for none).
       share_status  ``ok``, or why the share host's text could not be used (``http 500``, ``invalid json``…).
+      share_text    the share host's GetNewsText.do text as answered, or None (never fetched successfully).
+      share_fetched_at  UTC ISO 8601 of the share-host request that gave share_status; None when none was made.
       content_hash  sha256 over the record's content fields; changes when the article changes.
+    Set by whoever read the article (not stored as columns):
+      seen_urls     (kind, URL) for every URL this reading saw the article under: ``post``, ``share``,
+                    ``article``, ``json`` (the archive's post_urls).
+      from_site     False when the record was refreshed from the share host alone (``finews share``):
+                    the site did not list it, so its ``last_seen_*`` stay as they were.
     Set by the dedupe step (not stored as columns):
       change        ``new``, ``updated`` or ``unchanged`` against the archive.
       previous_file the file name the archive held for this infoCode before, if any.
@@ -63,6 +70,10 @@ class PostItem:
     back_link_lines: str = ""
     share_status: str = "not fetched"
     content_hash: str = ""
+    share_text: str | None = None
+    share_fetched_at: str | None = None
+    seen_urls: list[tuple[str, str]] = field(default_factory=list)
+    from_site: bool = True
     change: str = ""
     previous_file: str | None = None
     raw_page: bytes = b""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -151,6 +152,8 @@ def yaml_double_quoted(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
+# Asked for every file with the post's category and tags, a handful of values; PyYAML's load is slow.
+@lru_cache(maxsize=4096)
 def yaml_scalar(value: str) -> str:
     """``value`` as a plain scalar where YAML reads it back unchanged as a string, else double-quoted."""
     if _PLAIN_SAFE.match(value) and not _NEEDS_DQ_ESCAPE.search(value):

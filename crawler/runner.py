@@ -20,12 +20,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy import Spider
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.lock import LOCK_FILE, CrawlLock
+from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
+from crawler.spiders.share import ShareSpider
 from crawler.spiders.site import SiteSpider
-from pipelines.archive import ARCHIVE_FILE, Archive
+from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import SchemaError
 
@@ -88,10 +91,12 @@ class PreparedRun:
     resumed: bool
 
 
-def crawl_settings(site_url: str, output: Path, overrides: dict[str, Any] | None = None) -> Settings:
+def crawl_settings(site_url: str | None, output: Path, overrides: dict[str, Any] | None = None) -> Settings:
+    """The project's settings for one run into ``output`` (``site_url`` None: the settings' own)."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
-    settings.set("FINEWS_SITE_URL", site_url, priority="cmdline")
+    if site_url is not None:
+        settings.set("FINEWS_SITE_URL", site_url, priority="cmdline")
     settings.set("FINEWS_OUTPUT", str(output), priority="cmdline")
     for name, value in (overrides or {}).items():
         settings.set(name, value, priority="cmdline")
@@ -137,7 +142,7 @@ def prepare_run(output: Path, site_url: str, full: bool, resume: bool) -> Prepar
     jobs = output / JOBS_DIR
     archive = open_archive(output)
     try:
-        latest = archive.latest_run()
+        latest = archive.latest_run(CRAWL_MODES)
         archive.mark_abandoned_runs()
         if resume and latest is not None and latest["status"] in RESUMABLE and latest["site"] == site_url:
             run_id = latest["id"]
@@ -216,20 +221,26 @@ def run_crawl(
             {**(overrides or {}), "FINEWS_RUN_ID": run.run_id, "FINEWS_FULL": run.mode == "full",
              "JOBDIR": str(run.jobdir)},
         )
-        process = CrawlerProcess(settings)
-        crawler = process.create_crawler(SiteSpider)
-        process.crawl(crawler)
-        if settings.get("LOG_LEVEL") != "DEBUG":
-            # Scrapy installs its log handler when the crawl is set up, so the filter goes on after.
-            for handler in logging.getLogger().handlers:
-                handler.addFilter(_one_line_records)
-        stop = SignalStop(process)
-        stop.install()
-        try:
-            process.start(install_signal_handlers=False)
-        finally:
-            stop.uninstall()
-        return _conclude(output, run, crawler.stats.get_stats(), stop.signum, site_url, time.monotonic() - started)
+        crawler, stop_signal = _run_spider(settings, SiteSpider)
+        return _conclude(output, run, crawler.stats.get_stats(), stop_signal, site_url, time.monotonic() - started)
+
+
+def _run_spider(settings: Settings, spider: type[Spider], **spider_kwargs: Any) -> tuple[Crawler, int | None]:
+    """Run one spider in this process to its end; returns its crawler and the stop signal, if one came."""
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(spider)
+    process.crawl(crawler, **spider_kwargs)
+    if settings.get("LOG_LEVEL") != "DEBUG":
+        # Scrapy installs its log handler when the crawl is set up, so the filter goes on after.
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_one_line_records)
+    stop = SignalStop(process)
+    stop.install()
+    try:
+        process.start(install_signal_handlers=False)
+    finally:
+        stop.uninstall()
+    return crawler, stop.signum
 
 
 def _conclude(
@@ -279,4 +290,176 @@ def _conclude(
         requests=record["requests"] or 0,
         archived_total=total,
         seconds=seconds,
+    )
+
+
+# ``finews share`` -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShareSummary:
+    run_id: int
+    status: str
+    exit_code: int
+    stop_signal: int | None
+    asked: int
+    stored: int
+    changed: int
+    files_written: int
+    requests: int
+    failures: tuple[tuple[str, str], ...]
+    seconds: float
+
+    def line(self) -> str:
+        how = self.status + (f" by {signal.Signals(self.stop_signal).name}" if self.stop_signal is not None else "")
+        return (
+            f"share run {self.run_id} {how}: {self.asked} infoCodes asked, {self.stored} texts stored "
+            f"({self.changed} bodies changed), {len(self.failures)} not stored, {self.files_written} files written, "
+            f"{self.requests} requests, {self.seconds:.1f} s"
+        )
+
+
+def run_share(
+    output: Path, info_codes: list[str], *, backfill: bool = False, overrides: dict[str, Any] | None = None
+) -> ShareSummary:
+    """Fetch the share texts of ``info_codes`` (and with ``backfill`` of every archived post that has none)
+    into the archive in ``output``, holding the same lock as a crawl (CrawlLocked when one runs).
+
+    Recorded as a ``share`` run in crawl_runs. Exit code 0 when every text was stored, 1 when one was not
+    (``failures`` says which and why), 128 + the signal when stopped.
+    """
+    if not (output / ARCHIVE_FILE).is_file():
+        raise CrawlError(f"no archive at {output / ARCHIVE_FILE}: `finews crawl` makes one")
+    check_output_writable(output)
+    with CrawlLock(output / LOCK_FILE):
+        started = time.monotonic()
+        remove_partial_files(output / POSTS_DIR)
+        settings = crawl_settings(None, output, {**(overrides or {}), "FINEWS_PROGRESS": False})
+        archive = open_archive(output)
+        try:
+            archive.mark_abandoned_runs()
+            run_id = archive.start_run(f"http://{settings['FINEWS_SHARE_HOST']}/", "share")
+        finally:
+            archive.close()
+        settings.set("FINEWS_RUN_ID", run_id, priority="cmdline")
+        crawler, stop_signal = _run_spider(settings, ShareSpider, info_codes=info_codes, backfill=backfill)
+        spider = crawler.spider
+        failures = tuple(spider.failures_in_asked_order()) if isinstance(spider, ShareSpider) else ()
+        stats = crawler.stats.get_stats()
+        archive = open_archive(output)
+        try:
+            closed_as = archive.run(run_id)["status"]
+            if stop_signal is not None and closed_as != "finished":
+                status, exit_code = "interrupted", exit_code_for_signal(stop_signal)
+            elif closed_as != "finished":
+                status, exit_code = "failed", EXIT_FAILED
+            else:
+                status, exit_code = "finished", EXIT_FAILED if failures else EXIT_OK
+            archive.set_run_outcome(run_id, status, exit_code)
+            record = archive.run(run_id)
+        finally:
+            archive.close()
+    return ShareSummary(
+        run_id=run_id,
+        status=status,
+        exit_code=exit_code,
+        stop_signal=stop_signal if status == "interrupted" else None,
+        asked=int(stats.get("finews/share_asked", 0)),
+        stored=int(stats.get("finews/share_stored", 0)),
+        changed=record["updated"] or 0,
+        files_written=record["files_written"] or 0,
+        requests=record["requests"] or 0,
+        failures=failures,
+        seconds=time.monotonic() - started,
+    )
+
+
+# ``finews reparse`` -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReparseSummary:
+    run_id: int
+    status: str
+    exit_code: int
+    stop_signal: int | None
+    pages: int
+    new: int
+    updated: int
+    unchanged: int
+    rejected: int
+    files_written: int
+    requests: int
+    not_rebuildable: int
+    changes: tuple[str, ...]
+    seconds: float
+
+    def line(self) -> str:
+        how = self.status + (f" by {signal.Signals(self.stop_signal).name}" if self.stop_signal is not None else "")
+        line = (
+            f"reparse run {self.run_id} {how}: {self.pages} stored post pages read again ({self.requests} requests): "
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.rejected} rejected, "
+            f"{self.files_written} files written, {self.seconds:.1f} s"
+        )
+        if self.not_rebuildable:
+            line += f"; {self.not_rebuildable} archived posts have no stored page (archived before pages were kept)"
+        return line
+
+
+def run_reparse(output: Path, overrides: dict[str, Any] | None = None) -> ReparseSummary:
+    """Rebuild every post in ``output`` from its stored pages, with no network, through the crawl's own
+    spider callbacks and pipelines; holds the crawl lock (CrawlLocked when a crawl runs).
+
+    Recorded as a ``reparse`` run in crawl_runs. An archived post keeps its ``last_seen_*``: the site was
+    not looked at. Exit code 0 when it finished, 128 + the signal when stopped.
+    """
+    if not (output / ARCHIVE_FILE).is_file():
+        raise CrawlError(f"no archive at {output / ARCHIVE_FILE}: `finews crawl` makes one")
+    check_output_writable(output)
+    with CrawlLock(output / LOCK_FILE):
+        started = time.monotonic()
+        remove_partial_files(output / POSTS_DIR)
+        archive = open_archive(output)
+        try:
+            archive.mark_abandoned_runs()
+            latest = archive.latest_run(CRAWL_MODES)
+            site_url = latest["site"] if latest else None
+            settings = crawl_settings(site_url, output, {**(overrides or {}), "FINEWS_PROGRESS": False})
+            run_id = archive.start_run(settings["FINEWS_SITE_URL"], REPARSE_MODE)
+            not_rebuildable = archive.posts_without_stored_page(POST_CALLBACK)
+        finally:
+            archive.close()
+        settings.set("FINEWS_RUN_ID", run_id, priority="cmdline")
+        crawler, stop_signal = _run_spider(settings, ReparseSpider)
+        spider = crawler.spider
+        changes = tuple(spider.report.lines()) if isinstance(spider, ReparseSpider) else ()
+        stats = crawler.stats.get_stats()
+        archive = open_archive(output)
+        try:
+            closed_as = archive.run(run_id)["status"]
+            if stop_signal is not None and closed_as != "finished":
+                status, exit_code = "interrupted", exit_code_for_signal(stop_signal)
+            elif closed_as != "finished":
+                status, exit_code = "failed", EXIT_FAILED
+            else:
+                status, exit_code = "finished", EXIT_OK
+            archive.set_run_outcome(run_id, status, exit_code)
+            record = archive.run(run_id)
+        finally:
+            archive.close()
+    return ReparseSummary(
+        run_id=run_id,
+        status=status,
+        exit_code=exit_code,
+        stop_signal=stop_signal if status == "interrupted" else None,
+        pages=int(stats.get("finews/reparse_pages", 0)),
+        new=record["new"] or 0,
+        updated=record["updated"] or 0,
+        unchanged=record["unchanged"] or 0,
+        rejected=record["rejected"] or 0,
+        files_written=record["files_written"] or 0,
+        requests=record["requests"] or 0,
+        not_rebuildable=not_rebuildable,
+        changes=changes,
+        seconds=time.monotonic() - started,
     )

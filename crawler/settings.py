@@ -8,6 +8,11 @@ NEWSPIDER_MODULE = "crawler.spiders"
 FINEWS_SITE_URL = "http://finews.withounder.com/"
 FINEWS_SHARE_HOST = "finews.zning.xyz"
 FINEWS_FOLLOW_SHARE = True
+# A post waits at most this long for its text from the share host, which is asked once (no retries:
+# ``finews share --backfill`` is the retry); after FINEWS_SHARE_BREAKER requests in a row without an
+# answer it is not asked again in this run (0: always asked). See crawler/sharehost.py.
+FINEWS_SHARE_TIMEOUT = 10.0
+FINEWS_SHARE_BREAKER = 5
 FINEWS_OUTPUT = "output"
 # Fetch every listed post again (``finews crawl --full``); by default an archived post is skipped.
 FINEWS_FULL = False
@@ -16,9 +21,24 @@ FINEWS_RUN_ID = 0
 # A live progress display on stderr (``finews crawl`` on a terminal).
 FINEWS_PROGRESS = False
 FINEWS_PROGRESS_INTERVAL = 0.5
+# The archive's writes are grouped into one transaction committed this often (pipelines/archive.py): a
+# commit per write cost more than all the rest of the store (BENCHMARKS.md). A kill loses at most this
+# much work, whole posts only, which the next run fetches again. 0: one commit per write.
+FINEWS_COMMIT_SECONDS = 0.5
+# Every fetched page is kept, compressed, in the archive's ``pages`` (crawler/pagestore.py).
+FINEWS_STORE_PAGES = True
+# Answer every request from those stored pages, never the network: set by the reparse spider.
+FINEWS_REPLAY = False
 
-USER_AGENT = "finews-archive/0.1 (news archiver; +https://finews.withounder.com/)"
+# Good manners by default: name ourselves (operators add their contact with -s USER_AGENT=…), obey
+# robots.txt, let AutoThrottle slow down to what the server answers comfortably, retry only what a
+# retry can fix (timeouts, 5xx, 429), and cap what one page may cost.
+USER_AGENT = "finews-archive/0.1 (news archiver; +https://pypi.org/project/finews-archive/)"
 ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.25
+AUTOTHROTTLE_MAX_DELAY = 10.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 8
 DOWNLOAD_TIMEOUT = 30
@@ -27,6 +47,9 @@ DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+# Scrapy re-reads and re-parses a callback's source for every response to look for a `return value` in a
+# generator (its cache is keyed by the short-lived bound method): several % of a crawl (BENCHMARKS.md).
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # Scrapy's remote control runs posted Python code over HTTP and writes a job file to the user's home:
 # nothing a scheduled archiver (a cron job, a systemd service user) should open.
 REMOTE_CONTROL_ENABLED = False
@@ -35,6 +58,8 @@ ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.validate.ValidatePipeline": 200,
     "pipelines.dedupe.DedupePipeline": 300,
+    # Only in a reparse: reports what the stored pages now give differently, before the store overwrites it.
+    "pipelines.reparse.ReparsePipeline": 350,
     "pipelines.store.SqliteStorePipeline": 400,
     "pipelines.frontmatter.FrontMatterWriter": 500,
 }
@@ -44,8 +69,18 @@ ITEM_PIPELINES = {
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
+# Before RedirectMiddleware (600) sees a 3xx: off-site and circular redirects become recorded rejects.
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.RedirectGuard": 650,
+    # Near the downloader: it sees a share request's own failure before any other middleware acts on it.
+    "crawler.sharehost.ShareHostBreaker": 950,
+    # Only in a reparse: first of all, so that no request goes further than the archive.
+    "crawler.pagestore.StoredPages": 10,
+}
+
 EXTENSIONS = {
     "crawler.progress.ProgressDisplay": 500,
+    "crawler.pagestore.PageRecorder": 100,
 }
 
 LOG_LEVEL = "INFO"

@@ -2,24 +2,30 @@
 
 Every write is one transaction (``db.atomic()``): a post's row, the revision it replaces and its run's
 count commit together or not at all, so a crawl killed at any instant leaves a consistent archive.
+A crawl groups its writes (``group_commits``): each is then a savepoint inside one transaction that is
+committed every ``FINEWS_COMMIT_SECONDS``, so a kill loses the last fraction of a second's writes,
+each whole, and a crawl pays for a few commits a second rather than several per post.
 """
 
 from __future__ import annotations
 
 import json
 import weakref
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 from scrapy import signals
 from scrapy.crawler import Crawler
+from twisted.internet.task import LoopingCall
 
 from crawler.items import PostItem
-from pipelines.schema import CRAWL_RUNS, FRONTIER, POST_REVISIONS, POSTS, REJECTS, migrate
+from pipelines.schema import CRAWL_RUNS, FRONTIER, PAGES, POST_REVISIONS, POST_URLS, POSTS, REJECTS, migrate
 
 ARCHIVE_FILE = "archive.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -27,10 +33,35 @@ _POST_COLUMNS = tuple(column.name for column in POSTS.columns)
 # The crawl_runs counts; each is a sum over the run's sessions (a resumed run adds to them).
 RUN_COUNTS = ("requests", "new", "updated", "unchanged", "skipped_known", "rejected", "errors", "files_written")
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
-MODES = ("incremental", "full")
+MODES = ("incremental", "full", "share", "reparse")
+# The modes of ``finews crawl`` runs, the only ones ``finews crawl --resume`` continues.
+CRAWL_MODES = ("incremental", "full")
+# The mode of a `finews reparse` run: it rebuilds posts from stored pages and is never resumed as a crawl.
+REPARSE_MODE = "reparse"
+# zlib's default level: level 9 saves under 0.1 % more on the site's pages (measured on the corpus).
+PAGE_COMPRESSION_LEVEL = 6
+# One row per URL; a stored successful answer outlives later error answers (a post the site has dropped
+# answers 404, and the archive keeps the page it had).
+SAVE_PAGE_SQL = f"""INSERT INTO {PAGES.name} (url, status, callback, fetched_at, run_id, size, headers, body)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(url) DO UPDATE SET status = excluded.status, callback = excluded.callback,
+        fetched_at = excluded.fetched_at, run_id = excluded.run_id, size = excluded.size,
+        headers = excluded.headers, body = excluded.body
+    WHERE excluded.status BETWEEN 200 AND 299 OR {PAGES.name}.status NOT BETWEEN 200 AND 299"""
 # Asked once per listed post: both must stay index lookups however large the archive grows.
 MARK_SEEN_SQL = f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WHERE info_code = ? OR name = ?"
 READ_REJECT_SQL = f"SELECT count(*) FROM {REJECTS.name} WHERE post_name = ? AND page_received = 1"
+
+
+@lru_cache(maxsize=32)
+def upsert_sql(table: str, pk: tuple[str, ...], columns: tuple[str, ...]) -> str:
+    """``INSERT … ON CONFLICT DO UPDATE`` of ``columns``: what sqlite-utils' upsert runs, without the table
+    introspection it repeats on every call (a third of the store's time per post, BENCHMARKS.md)."""
+    names = ", ".join(f"[{column}]" for column in columns)
+    marks = ", ".join("?" for _column in columns)
+    updates = ", ".join(f"[{column}] = excluded.[{column}]" for column in columns if column not in pk)
+    conflict = ", ".join(f"[{column}]" for column in pk)
+    return f"INSERT INTO [{table}] ({names}) VALUES ({marks}) ON CONFLICT({conflict}) DO UPDATE SET {updates}"
 
 
 def utc_now() -> str:
@@ -47,6 +78,22 @@ class PostLink:
 
 
 @dataclass(frozen=True)
+class FetchedPage:
+    """A page as a crawl received it: the body uncompressed, the headers as name → values."""
+
+    url: str
+    status: int
+    headers: dict[str, list[str]]
+    body: bytes
+    callback: str | None = None
+    fetched_at: str = ""
+
+
+class StoredPageError(ValueError):
+    """A stored page that cannot be read back (its body does not decompress, its headers do not parse)."""
+
+
+@dataclass(frozen=True)
 class LinkPlan:
     """What to do with a batch of listed posts: the ones to fetch, and how many were skipped as archived."""
 
@@ -59,18 +106,38 @@ class Archive:
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        self.grouped = False
 
     @classmethod
     def open(cls, path: Path) -> Archive:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite_utils.Database(path)
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # An INSERT OR REPLACE into posts then fires the delete trigger that keeps posts_fts in step.
+        db.execute("PRAGMA recursive_triggers = ON")
         db.enable_wal()
         migrate(db)
         return cls(db)
 
     def close(self) -> None:
+        # Closing a connection rolls back its open transaction: grouped writes are committed first.
+        self.db.commit()
         self.db.close()
+
+    def group_commits(self) -> None:
+        """From now on every write joins one open transaction, which ``commit()`` makes durable.
+
+        Each write stays atomic (``db.atomic()`` is a savepoint inside it): a post, its run count and the
+        removal of its frontier row still commit together, or are all lost and the post fetched again.
+        """
+        self.grouped = True
+        self.db.begin()
+
+    def commit(self) -> None:
+        """Make every write so far durable (grouped: and open the next group)."""
+        self.db.commit()
+        if self.grouped:
+            self.db.begin()
 
     def _count(self, table: str, where: str = "", params: Sequence[Any] = ()) -> int:
         return self.db.execute(f"SELECT count(*) FROM {table} {where}", params).fetchone()[0]
@@ -78,8 +145,10 @@ class Archive:
     # Posts ------------------------------------------------------------------------------------
 
     def get_post(self, info_code: str) -> dict[str, Any] | None:
-        rows = list(self.db[POSTS.name].rows_where("info_code = ?", [info_code], limit=1))
-        return rows[0] if rows else None
+        # Plain SQL: asked twice per post, and sqlite-utils' rows_where first asks whether the table exists.
+        cursor = self.db.execute(f"SELECT * FROM {POSTS.name} WHERE info_code = ?", [info_code])
+        row = cursor.fetchone()
+        return None if row is None else dict(zip((column[0] for column in cursor.description), row))
 
     def save_post(self, item: PostItem, file_name: str, run_id: int | None = None) -> str:
         """Archive ``item``; returns ``new``, ``updated`` or ``unchanged`` and counts it on the run.
@@ -87,31 +156,63 @@ class Archive:
         A changed post (content hash) is updated, and when its text (title or body) changed the version
         it replaces is kept in post_revisions. A record that only gained its other route (the emnews
         twin's digest and link) keeps no revision: the article did not change. An unchanged post only
-        gets ``last_seen_at`` (and ``last_seen_run``).
+        gets ``last_seen_at`` (and ``last_seen_run``), and its share state when that changed. A record refreshed
+        from the share host alone (not ``from_site``) keeps its ``last_seen_*``. Every URL the item was
+        seen under is added to post_urls, in the same transaction.
         """
         now = utc_now()
         with self.db.atomic():
             existing = self.get_post(item.info_code)
+            if existing is None or item.from_site:
+                seen_at, seen_run = now, run_id
+            else:
+                seen_at, seen_run = existing["last_seen_at"], existing["last_seen_run"]
             if existing is not None and existing["content_hash"] == item.content_hash:
-                self.db.execute(
-                    f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WHERE info_code = ?",
-                    [now, run_id, item.info_code],
-                )
+                share_state = (item.body_origin, item.share_status, item.share_text)
+                if share_state == (existing["body_origin"], existing["share_status"], existing["share_text"]):
+                    self.db.execute(
+                        f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WHERE info_code = ?",
+                        [seen_at, seen_run, item.info_code],
+                    )
+                else:
+                    # Same article, news from the share host (its text arrived, or failed differently).
+                    self.db.execute(
+                        f"""UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ?, body_origin = ?,
+                            share_status = ?, share_text = ?, share_fetched_at = ? WHERE info_code = ?""",
+                        [seen_at, seen_run, *share_state, item.share_fetched_at, item.info_code],
+                    )
                 change = "unchanged"
             else:
                 row = {key: value for key, value in asdict(item).items() if key in _POST_COLUMNS}
                 row["tags"] = json.dumps(item.tags, ensure_ascii=False)
-                row.update(file_name=file_name, last_seen_at=now, last_seen_run=run_id, updated_at=now)
+                row.update(file_name=file_name, last_seen_at=seen_at, last_seen_run=seen_run, updated_at=now)
                 row["first_seen_at"] = existing["first_seen_at"] if existing else now
                 if existing is not None and (existing["title"], existing["body_html"]) != (item.title, item.body_html):
                     self.save_revision(
                         existing["info_code"], existing["content_hash"], existing["title"], existing["body_html"],
                         existing["last_seen_at"],
                     )
-                self.db[POSTS.name].upsert(row, pk=POSTS.pk)
+                self.db.execute(upsert_sql(POSTS.name, POSTS.pk_columns, tuple(row)), list(row.values()))
                 change = "updated" if existing else "new"
+            self.db.conn.executemany(
+                f"INSERT OR IGNORE INTO {POST_URLS.name} (url, kind, info_code, first_seen_at) VALUES (?, ?, ?, ?)",
+                [(url, kind, item.info_code, now) for kind, url in item.seen_urls],
+            )
             self._add_to_run(run_id, {change: 1})
         return change
+
+    def post_urls(self, info_code: str) -> list[dict[str, Any]]:
+        """Every URL the article was seen under, in the order first seen."""
+        return list(self.db[POST_URLS.name].rows_where("info_code = ?", [info_code], order_by="first_seen_at, rowid"))
+
+    def codes_without_share_text(self) -> list[str]:
+        """Archived articles whose share text was never fetched successfully, newest first (site notices,
+        which have no East Money id, are not among them)."""
+        rows = self.db.execute(
+            f"""SELECT info_code FROM {POSTS.name} WHERE share_text IS NULL AND info_code GLOB '[A-Z][A-Z][0-9]*'
+                ORDER BY published_at DESC, info_code"""
+        )
+        return [row[0] for row in rows]
 
     def save_revision(
         self, info_code: str, content_hash: str, title: str, body_html: str, seen_at: str | None
@@ -159,6 +260,9 @@ class Archive:
                     [link.name, link.url, now, run_id],
                 )
                 fetch.append(link)
+        if self.grouped:
+            # The frontier rows must be durable before their requests go out.
+            self.commit()
         return LinkPlan(tuple(fetch), skipped)
 
     def categories(self) -> list[str]:
@@ -205,6 +309,53 @@ class Archive:
             if post_name:
                 self.forget_frontier(post_name)
             self._add_to_run(run_id, {"rejected": 1})
+
+    # Stored pages -----------------------------------------------------------------------------
+
+    def save_page(self, page: FetchedPage, run_id: int | None) -> bool:
+        """Store a fetched page compressed; False when a stored successful answer was kept instead."""
+        headers = json.dumps(page.headers, ensure_ascii=False, sort_keys=True)
+        body = zlib.compress(page.body, PAGE_COMPRESSION_LEVEL)
+        with self.db.atomic():
+            cursor = self.db.execute(
+                SAVE_PAGE_SQL,
+                [page.url, page.status, page.callback, page.fetched_at or utc_now(), run_id, len(page.body), headers, body],
+            )
+        return cursor.rowcount > 0
+
+    def stored_page(self, url: str) -> FetchedPage | None:
+        row = self.db.execute(
+            f"SELECT url, status, callback, fetched_at, headers, body FROM {PAGES.name} WHERE url = ?", [url]
+        ).fetchone()
+        if row is None:
+            return None
+        url, status, callback, fetched_at, headers, body = row
+        try:
+            return FetchedPage(url, status, json.loads(headers), zlib.decompress(body), callback, fetched_at)
+        except (zlib.error, TypeError, json.JSONDecodeError) as error:
+            raise StoredPageError(f"stored page {url[:200]} is unreadable: {error}") from None
+
+    def stored_page_urls(self, callback: str) -> list[str]:
+        """The URLs of the successful pages ``callback`` read, in URL order (off the callback index)."""
+        rows = self.db.execute(
+            f"SELECT url FROM {PAGES.name} WHERE callback = ? AND status BETWEEN 200 AND 299 ORDER BY url", [callback]
+        )
+        return [url for (url,) in rows]
+
+    def posts_without_stored_page(self, callback: str) -> int:
+        """Archived posts whose page is not stored (archived before pages were kept): a reparse cannot rebuild them."""
+        return self.db.execute(
+            f"""SELECT count(*) FROM {POSTS.name} WHERE post_url NOT IN
+                (SELECT url FROM {PAGES.name} WHERE callback = ? AND status BETWEEN 200 AND 299)""",
+            [callback],
+        ).fetchone()[0]
+
+    def page_totals(self) -> tuple[int, int, int]:
+        """Stored pages: how many, their bytes as received, and their bytes as stored (compressed)."""
+        count, size, stored = self.db.execute(
+            f"SELECT count(*), coalesce(sum(size), 0), coalesce(sum(length(body)), 0) FROM {PAGES.name}"
+        ).fetchone()
+        return count, size, stored
 
     # Runs -------------------------------------------------------------------------------------
 
@@ -267,8 +418,13 @@ class Archive:
     def run(self, run_id: int) -> dict[str, Any]:
         return self.db[CRAWL_RUNS.name].get(run_id)
 
-    def latest_run(self) -> dict[str, Any] | None:
-        rows = list(self.db[CRAWL_RUNS.name].rows_where(order_by="id DESC", limit=1))
+    def latest_run(self, modes: Sequence[str] = MODES) -> dict[str, Any] | None:
+        """The latest run of one of ``modes``."""
+        marks = ", ".join("?" for _mode in modes)
+        rows = list(
+            self.db[CRAWL_RUNS.name].rows_where(f"coalesce(mode, 'incremental') IN ({marks})", list(modes),
+                                                order_by="id DESC", limit=1)
+        )
         return rows[0] if rows else None
 
     def recent_runs(self, limit: int) -> list[dict[str, Any]]:
@@ -289,14 +445,31 @@ _OPEN: weakref.WeakKeyDictionary[Crawler, Archive] = weakref.WeakKeyDictionary()
 
 
 def archive_for(crawler: Crawler) -> Archive:
-    """The crawler's one archive connection, shared by its spider and pipelines, closed when the engine stops."""
+    """The crawler's one archive connection, shared by its spider and pipelines, closed when the engine stops.
+
+    With ``FINEWS_COMMIT_SECONDS`` > 0 its writes are grouped, committed that often and when it closes.
+    """
     if crawler not in _OPEN:
         archive = Archive.open(Path(crawler.settings["FINEWS_OUTPUT"]) / ARCHIVE_FILE)
         _OPEN[crawler] = archive
+        seconds = crawler.settings.getfloat("FINEWS_COMMIT_SECONDS")
+        committers: list[LoopingCall] = []
+        if seconds > 0:
+            archive.group_commits()
+
+        def start() -> None:
+            # Made only now: a LoopingCall made earlier would install Twisted's default reactor before Scrapy's.
+            if seconds > 0:
+                committers.append(LoopingCall(archive.commit))
+                committers[0].start(seconds, now=False)
 
         def close() -> None:
+            for committer in committers:
+                if committer.running:
+                    committer.stop()
             _OPEN.pop(crawler, None)
             archive.close()
 
+        crawler.signals.connect(start, signal=signals.engine_started, weak=False)
         crawler.signals.connect(close, signal=signals.engine_stopped, weak=False)
     return _OPEN[crawler]

@@ -5,7 +5,9 @@ outlet post's record wins (it names the outlet and the source, and its file is t
 the emnews route adds what only it has, the digest and the East Money article link. A refetch of
 the same route replaces the record, but keeps what another route contributed (digest, links), and
 an exact body (from the share host) is never replaced by a rendered-page body when the share host
-failed this time.
+failed this time: the share text, its status and its time travel with the exact body. The URLs the
+article was seen under this time are the incoming reading's (the archive keeps every one in post_urls).
+Field by field, with the share host's own route (``finews share``): docs/routes.md.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from scrapy.crawler import Crawler
 
 from crawler.items import PostItem
 from pipelines.archive import Archive, archive_for
-from pipelines.normalize import content_hash
+from pipelines.normalize import SUMMARY_LENGTH, content_hash
 
 _OUTLET_KINDS = ("media", "market")
 _ROUTE_FIELDS = ("digest", "article_url", "share_url")
-_EXACT_BODY_FIELDS = ("body_html", "body_origin", "body_text", "source", "editor", "share_status")
+_EXACT_BODY_FIELDS = (
+    "body_html", "body_origin", "body_text", "source", "editor", "share_status", "share_text", "share_fetched_at",
+)
 
 
 def item_from_row(row: dict[str, Any]) -> PostItem:
@@ -44,8 +48,10 @@ def merge_routes(existing: PostItem | None, item: PostItem) -> PostItem:
     if merged.body_origin == "page" and other.body_origin == "share":
         for name in _EXACT_BODY_FIELDS:
             setattr(merged, name, getattr(other, name))
-    merged.summary = merged.digest or merged.summary
+    # From the merged body and digest: either may have come from the other route.
+    merged.summary = merged.digest or merged.body_text[:SUMMARY_LENGTH]
     merged.content_hash = content_hash(merged)
+    merged.seen_urls, merged.from_site = list(item.seen_urls), item.from_site
     return merged
 
 

@@ -45,13 +45,16 @@ def path_inside(directory: Path, file_name: str) -> Path:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never a part: write a temporary file, then rename it."""
+    """Readers see the old file or the new one, never a part: write a temporary file, then rename it.
+
+    No fsync: a killed process loses nothing the kernel has, and the files are derived from the
+    archive, which is the record (`finews export` rewrites any file that differs from it, after a
+    power loss too); an fsync per file cost more than the file's whole pipeline (BENCHMARKS.md).
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".md")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -27,17 +27,17 @@ _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(r"(?i)(</(?:p|div|h\d|li|tr|table|blockquote|center)>|<br\s*/?>)")
 # Control characters carry no text; an HTML parser drops some of them anyway, so none are kept.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Marks where a block ends before the markup is dropped (a private-use character pages don't carry).
-_BLOCK_MARK = "\ue000"
+_WHITESPACE = re.compile(r"\s+")
 
 
 def text_of_html(fragment: str) -> str:
     """The text a reader sees: one line per block, whitespace inside a block collapsed, entities decoded."""
     if not fragment.strip():
         return ""
-    marked = _BLOCK_END.sub("\\1" + _BLOCK_MARK, fragment)
+    # Source line breaks are spaces in HTML; only block ends break lines.
+    marked = _BLOCK_END.sub("\\1\n", _WHITESPACE.sub(" ", _CONTROL.sub("", fragment)))
     text = Selector(text=f"<div>{marked}</div>").xpath("string(//body/div)").get("")
-    blocks = (" ".join(_CONTROL.sub("", block).split()) for block in text.split(_BLOCK_MARK))
+    blocks = (" ".join(block.split()) for block in text.split("\n"))
     return "\n".join(block for block in blocks if block)
 
 
@@ -91,7 +91,8 @@ def content_hash(item: PostItem) -> str:
 def normalize_post(page: PostPage) -> PostItem:
     item = PostItem(post_url=page.url, raw_page=page.raw, share_status=page.share_status)
     item.name = post_name(page.url)
-    item.title = _CONTROL.sub("", page.title).strip()
+    # Not stripped: the <h1> holds the title exactly as written, spaces included.
+    item.title = _CONTROL.sub("", page.title)
     instant = published_instant(page)
     item.published_at = instant.isoformat() if instant else None
     item.category = category_of(page)
@@ -116,8 +117,8 @@ def normalize_post(page: PostPage) -> PostItem:
     if item.kind in ("media", "market") and item.tags:
         item.media = " ".join(item.tags).removesuffix("新闻").strip() or None
 
-    if page.decoding_problem:
-        item.problems.append(page.decoding_problem)
+    if page.answer_problem:
+        item.problems.append(page.answer_problem)
     if not page.has_layout:
         item.problems.append("not a post page: no post layout (Jekyll renders a post so when it cannot read its front matter)")
     try:
@@ -130,17 +131,35 @@ def normalize_post(page: PostPage) -> PostItem:
     except InfoCodeError as error:
         item.problems.append(f"no infoCode: {error}")
 
-    if page.share_text is not None:
-        item.body_html, item.body_origin = page.share_text, "share"
-    else:
-        item.body_html, item.body_origin = page.body_html, "page"
     item.digest = html.unescape(page.digest_html).strip() if page.digest_html is not None else None
-    item.body_text = text_of_html(item.body_html)
-    item.source = source_of_body(item.body_html)
+    item.share_fetched_at = page.share_fetched_at
+    if page.share_text is not None:
+        item.share_text = page.share_text
+        use_body(item, page.share_text, "share")
+    else:
+        use_body(item, page.body_html, "page")
+    item.seen_urls = [("post", page.url)]
+    item.seen_urls += [(kind, url) for kind, url in (("share", item.share_url), ("article", item.article_url)) if url]
+    if page.share_text is not None and page.share_text_url:
+        item.seen_urls.append(("json", page.share_text_url))
+    return item
+
+
+def use_body(item: PostItem, body_html: str, origin: str) -> None:
+    """Make ``body_html`` the record's body, with what is read from it (text, source, editor, summary, hash)."""
+    item.body_html, item.body_origin = body_html, origin
+    item.body_text = text_of_html(body_html)
+    item.source = source_of_body(body_html)
     item.editor = editor_of_text(item.body_text)
     item.summary = item.digest or item.body_text[:SUMMARY_LENGTH]
     item.content_hash = content_hash(item)
-    return item
+
+
+def take_share_text(item: PostItem, text: str, text_url: str, fetched_at: str) -> None:
+    """The share host answered ``text`` at ``text_url``: it becomes the record's body, exactly as written."""
+    item.share_text, item.share_status, item.share_fetched_at = text, "ok", fetched_at
+    use_body(item, text, "share")
+    item.seen_urls = [("json", text_url)]
 
 
 class NormalizePipeline:

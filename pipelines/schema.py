@@ -21,6 +21,8 @@ class Column:
     type: type
     doc: str
     since: int = 1  # the migration that added it
+    # A VIRTUAL generated column's SQL expression: computed on read, never written, costs no space.
+    generated: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,71 @@ class Table:
         if self.since >= migration:
             return
         for column in self.columns:
-            if column.since == migration:
+            if column.since != migration:
+                continue
+            if column.generated:
+                db.execute(
+                    f"ALTER TABLE [{self.name}] ADD COLUMN [{column.name}] {_SQL_TYPES[column.type]} "
+                    f"GENERATED ALWAYS AS ({column.generated}) VIRTUAL"
+                )
+            else:
                 db[self.name].add_column(column.name, column.type)
+
+
+@dataclass(frozen=True)
+class View:
+    """A view for a common read; ``columns`` document what it selects. Changing one takes a new migration
+    that drops and recreates it (and sets ``since`` to that migration's number)."""
+
+    name: str
+    doc: str
+    select: str
+    columns: tuple[Column, ...]
+    since: int
+
+    def create(self, db: sqlite_utils.Database, migration: int) -> None:
+        if self.since == migration:
+            db.execute(f"DROP VIEW IF EXISTS [{self.name}]")
+            db.execute(f"CREATE VIEW [{self.name}] AS {self.select}")
+
+
+@dataclass(frozen=True)
+class FullTextIndex:
+    """An FTS5 index over columns of a table, stored as an external-content index (the text stays in the
+    table only) and kept in sync by triggers on insert, delete and update of those columns."""
+
+    name: str
+    doc: str
+    table: str
+    columns: tuple[str, ...]
+    tokenize: str
+    since: int
+
+    def create(self, db: sqlite_utils.Database, migration: int) -> None:
+        if self.since != migration:
+            return
+        columns = ", ".join(self.columns)
+        new = ", ".join(f"new.{column}" for column in self.columns)
+        old = ", ".join(f"old.{column}" for column in self.columns)
+        db.execute(
+            f"CREATE VIRTUAL TABLE [{self.name}] USING fts5({columns}, content='{self.table}', "
+            f"content_rowid='rowid', tokenize='{self.tokenize}')"
+        )
+        db.execute(
+            f"""CREATE TRIGGER [{self.name}_insert] AFTER INSERT ON [{self.table}] BEGIN
+                INSERT INTO [{self.name}] (rowid, {columns}) VALUES (new.rowid, {new}); END"""
+        )
+        db.execute(
+            f"""CREATE TRIGGER [{self.name}_delete] AFTER DELETE ON [{self.table}] BEGIN
+                INSERT INTO [{self.name}] ([{self.name}], rowid, {columns}) VALUES ('delete', old.rowid, {old}); END"""
+        )
+        # Only when an indexed column is written: every crawl updates last_seen_at of every listed post.
+        db.execute(
+            f"""CREATE TRIGGER [{self.name}_update] AFTER UPDATE OF {columns} ON [{self.table}] BEGIN
+                INSERT INTO [{self.name}] ([{self.name}], rowid, {columns}) VALUES ('delete', old.rowid, {old});
+                INSERT INTO [{self.name}] (rowid, {columns}) VALUES (new.rowid, {new}); END"""
+        )
+        db.execute(f"INSERT INTO [{self.name}] ([{self.name}]) VALUES ('rebuild')")
 
 
 POSTS = Table(
@@ -67,7 +132,7 @@ POSTS = Table(
     (
         Column("info_code", str, "`NW` + 18 digits: the East Money article id; `site:<name>` for site notices."),
         Column("name", str, "The post's file slug (`NW…` for outlet posts, 18 digits for emnews)."),
-        Column("title", str, "Headline, entities decoded."),
+        Column("title", str, "Headline as the post's front matter holds it (markup and entities kept as text)."),
         Column("published_at", str, "ISO 8601 instant in +08:00 (a zone-less original is read as UTC)."),
         Column("category", str, "Category slug, as in `/category/<slug>.html`."),
         Column("tags", str, "JSON array of the post's tags."),
@@ -91,6 +156,26 @@ POSTS = Table(
         Column("last_seen_at", str, "UTC ISO 8601: last seen on the site."),
         Column("updated_at", str, "UTC ISO 8601: last change of content."),
         Column("last_seen_run", int, "The crawl_runs row of the last run that saw it listed on the site.", since=2),
+        Column(
+            "share_text",
+            str,
+            "The share host's `GetNewsText.do` text, as answered; null until a fetch succeeded "
+            "(`finews share --backfill` fetches every post where it is null).",
+            since=3,
+        ),
+        Column(
+            "share_fetched_at",
+            str,
+            "UTC ISO 8601: when the share-host request that gave the current share_status (and share_text) was made.",
+            since=3,
+        ),
+        Column(
+            "published_day",
+            str,
+            "`YYYY-MM-DD`: the day of published_at in Asia/Shanghai (generated from published_at, not stored).",
+            since=4,
+            generated="date(published_at, '+8 hours')",
+        ),
     ),
 )
 
@@ -119,7 +204,7 @@ REJECTS = Table(
 
 CRAWL_RUNS = Table(
     "crawl_runs",
-    "One row per `finews crawl` run.",
+    "One row per `finews crawl`, `finews share` or `finews reparse` run.",
     "id",
     (
         Column("id", int, "Run id."),
@@ -136,7 +221,14 @@ CRAWL_RUNS = Table(
         Column("errors", int, "Errors logged (failed downloads, share-host failures…)."),
         Column("files_written", int, "Front-matter files written or rewritten."),
         Column("skipped_known", int, "Post links not fetched because the post is already archived.", since=2),
-        Column("mode", str, "`incremental` (known posts skipped) or `full` (every post fetched again).", since=2),
+        Column(
+            "mode",
+            str,
+            "`incremental` (known posts skipped), `full` (every post fetched again), `share` "
+            "(`finews share`: share texts only; `site` is then the share host) or `reparse` "
+            "(`finews reparse`: posts rebuilt from stored pages, no request made).",
+            since=2,
+        ),
         Column("resumes", int, "How many times `finews crawl --resume` continued this run.", since=2),
     ),
 )
@@ -170,7 +262,112 @@ POST_REVISIONS = Table(
     since=2,
 )
 
-TABLES = (POSTS, REJECTS, CRAWL_RUNS, FRONTIER, POST_REVISIONS)
+POST_URLS = Table(
+    "post_urls",
+    "Every URL an archived article was seen under, whichever route reached it (docs/routes.md).",
+    "url",
+    (
+        Column("url", str, "The URL as seen.", since=3),
+        Column(
+            "kind",
+            str,
+            "`post` (a finews post page), `share` (a NewsShare.html link), `article` (an East Money article link) "
+            "or `json` (the GetNewsText.do URL its text came from).",
+            since=3,
+        ),
+        Column("info_code", str, "The article (`posts.info_code`).", since=3),
+        Column("first_seen_at", str, "UTC ISO 8601: when the URL was first seen for this article.", since=3),
+    ),
+    since=3,
+)
+
+PAGES = Table(
+    "pages",
+    "Every page a crawl fetched, as received: one row per URL holding its latest answer, except that an "
+    "error answer never replaces a stored successful one. `finews reparse` rebuilds every post from these, "
+    "with no network. Small columns first: a reader of them never walks a body's overflow pages. "
+    "Measured cost (`scripts/page_cost.py`): about 0.8–1.1 KB compressed and 1.6–1.8 KB on disk a page, "
+    "about 3–3.5 KB a post (its page and its share text).",
+    "url",
+    (
+        Column("url", str, "The page's URL (after any redirect).", since=4),
+        Column("status", int, "HTTP status.", since=4),
+        Column(
+            "callback",
+            str,
+            "The spider callback that read it (`parse_post`, `parse_share`, `parse_listing`, `parse_feed`…); "
+            "null for robots.txt.",
+            since=4,
+        ),
+        Column("fetched_at", str, "UTC ISO 8601.", since=4),
+        Column("run_id", int, "The crawl_runs row of the run that fetched it.", since=4),
+        Column("size", int, "The body's length in bytes, uncompressed.", since=4),
+        Column("headers", str, "The response headers: a JSON object, name → list of values.", since=4),
+        Column(
+            "body",
+            bytes,
+            "The body as received (after any Content-Encoding was undone), zlib-compressed: "
+            "`zlib.decompress(body)` in Python.",
+            since=4,
+        ),
+    ),
+    since=4,
+)
+
+TABLES = (POSTS, REJECTS, CRAWL_RUNS, FRONTIER, POST_REVISIONS, POST_URLS, PAGES)
+
+POSTS_SEARCH = FullTextIndex(
+    "posts_fts",
+    "Full-text index of `posts` (title, body_text), SQLite FTS5 with the `trigram` tokenizer: any substring "
+    "of three or more characters matches, so Chinese needs no word segmentation "
+    "(`SELECT … FROM posts JOIN posts_fts ON posts_fts.rowid = posts.rowid WHERE posts_fts MATCH '\"准备金率\"'`). "
+    "The text is not stored twice: the index reads it from `posts` (by rowid), and triggers keep it in step "
+    "with every insert, update and delete. After anything that rebuilds `posts` (`sqlite-utils transform`), "
+    "run `INSERT INTO posts_fts(posts_fts) VALUES ('rebuild')`.",
+    "posts",
+    ("title", "body_text"),
+    "trigram",
+    since=4,
+)
+SEARCH_INDEXES = (POSTS_SEARCH,)
+
+LATEST_POSTS = View(
+    "latest_posts",
+    "The archived posts, newest first, with the columns a reader wants.",
+    """SELECT info_code, published_at, published_day, category, media, kind, title, summary, source,
+        coalesce(share_url, article_url) AS link, post_url, file_name, last_seen_at
+    FROM posts ORDER BY published_at DESC, info_code DESC""",
+    (
+        Column("info_code", str, "The article."),
+        Column("published_at", str, "ISO 8601 in +08:00."),
+        Column("published_day", str, "The day in Asia/Shanghai."),
+        Column("category", str, "Category slug."),
+        Column("media", str, "Outlet; null for emnews."),
+        Column("kind", str, "`media`, `market`, `emnews` or `sitenews`."),
+        Column("title", str, "Headline."),
+        Column("summary", str, "Digest, else the start of the text."),
+        Column("source", str, "文章来源, when named."),
+        Column("link", str, "The share link, else the East Money article link."),
+        Column("post_url", str, "The post page."),
+        Column("file_name", str, "The front-matter file under `_posts/`."),
+        Column("last_seen_at", str, "UTC ISO 8601: last seen on the site."),
+    ),
+    since=4,
+)
+
+POSTS_PER_DAY = View(
+    "posts_per_day",
+    "How many posts each category published each day (Asia/Shanghai), newest day first.",
+    """SELECT published_day AS day, category, count(*) AS posts FROM posts
+    GROUP BY published_day, category ORDER BY day DESC, category""",
+    (
+        Column("day", str, "`YYYY-MM-DD` in Asia/Shanghai."),
+        Column("category", str, "Category slug."),
+        Column("posts", int, "Posts archived for that category and day."),
+    ),
+    since=4,
+)
+VIEWS = (LATEST_POSTS, POSTS_PER_DAY)
 MIGRATIONS_TABLE = "schema_migrations"
 
 
@@ -190,10 +387,43 @@ def _m002_scheduled_runs(db: sqlite_utils.Database) -> None:
     db["rejects"].create_index(["post_name"])
 
 
+def _m003_routes_and_share_texts(db: sqlite_utils.Database) -> None:
+    for table in TABLES:
+        table.create(db, 3)
+        table.add_columns(db, 3)
+    db["post_urls"].create_index(["info_code"])
+    # What older archives already know: each row's own URLs, and its share text where the body is it.
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for column, kind in (("post_url", "post"), ("share_url", "share"), ("article_url", "article")):
+        db.execute(
+            f"""INSERT OR IGNORE INTO post_urls (url, kind, info_code, first_seen_at)
+                SELECT {column}, ?, info_code, coalesce(first_seen_at, ?) FROM posts
+                WHERE {column} IS NOT NULL AND {column} != ''""",
+            [kind, now],
+        )
+    db.execute("UPDATE posts SET share_text = body_html WHERE body_origin = 'share' AND share_text IS NULL")
+
+
+def _m004_search_views_pages(db: sqlite_utils.Database) -> None:
+    for table in TABLES:
+        table.create(db, 4)
+        table.add_columns(db, 4)
+    # The replay of `finews reparse` reads the post pages (by callback) without touching a body.
+    db["pages"].create_index(["callback", "status"])
+    # posts_per_day counts off this index alone.
+    db["posts"].create_index(["published_day", "category"])
+    for index in SEARCH_INDEXES:
+        index.create(db, 4)
+    for view in VIEWS:
+        view.create(db, 4)
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_scheduled_runs", _m002_scheduled_runs),
+    ("003_routes_and_share_texts", _m003_routes_and_share_texts),
+    ("004_search_views_pages", _m004_search_views_pages),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -237,7 +467,15 @@ def schema_markdown() -> str:
         lines += ["", f"## `{table.name}`", "", table.doc, "", "| column | type | meaning |", "|---|---|---|"]
         for column in table.columns:
             key = " (primary key)" if column.name in table.pk_columns else ""
-            lines.append(f"| `{column.name}` | {_SQL_TYPES[column.type]}{key} | {column.doc} |")
+            kind = " (generated)" if column.generated else ""
+            lines.append(f"| `{column.name}` | {_SQL_TYPES[column.type]}{key}{kind} | {column.doc} |")
+    for index in SEARCH_INDEXES:
+        lines += ["", f"## `{index.name}` (full-text search)", "", index.doc, "",
+                  f"Indexes `{index.table}`: {', '.join(f'`{column}`' for column in index.columns)}; "
+                  f"tokenizer `{index.tokenize}`."]
+    for view in VIEWS:
+        lines += ["", f"## `{view.name}` (view)", "", view.doc, "", "| column | type | meaning |", "|---|---|---|"]
+        lines += [f"| `{column.name}` | {_SQL_TYPES[column.type]} | {column.doc} |" for column in view.columns]
     lines += ["", "## Migrations", ""]
     lines += [f"{number}. `{name}`" for number, (name, _apply) in enumerate(MIGRATIONS, start=1)]
     return "\n".join(lines) + "\n"

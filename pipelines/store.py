@@ -10,11 +10,12 @@ from __future__ import annotations
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from twisted.python.failure import Failure
 
 from crawler.items import PostItem
 from crawler.pages.listing import post_name
 from crawler.spiders.site import fetched_post_url
-from pipelines.archive import Archive, archive_for
+from pipelines.archive import REPARSE_MODE, Archive, archive_for
 from pipelines.frontmatter import file_name_of
 from pipelines.validate import RejectedItem
 
@@ -54,7 +55,10 @@ class SqliteStorePipeline:
     def open_spider(self) -> None:
         if self.run_id is None:
             settings = self.crawler.settings
-            mode = "full" if settings.getbool("FINEWS_FULL") else "incremental"
+            if settings.getbool("FINEWS_REPLAY"):
+                mode = REPARSE_MODE
+            else:
+                mode = "full" if settings.getbool("FINEWS_FULL") else "incremental"
             self.run_id = self.archive.start_run(settings["FINEWS_SITE_URL"], mode)
         self.crawler.stats.set_value("finews/run_id", self.run_id)
 
@@ -68,13 +72,14 @@ class SqliteStorePipeline:
         self.crawler.stats.inc_value(f"finews/{change}")
         return item
 
-    def item_scraped(self, item: object, response: Response) -> None:
+    def item_scraped(self, item: object, response: Response | Failure) -> None:
         """Every pipeline is done, the front-matter file included: only now does the post leave the frontier.
 
         By the page that was fetched, not the record's name: the emnews twin of an outlet post is merged
-        into the outlet post's record, and its own frontier row must go too.
+        into the outlet post's record, and its own frontier row must go too. A record refreshed from the
+        share host alone (``finews share``) was not fetched from the site: a frontier row stays for the crawl.
         """
-        if isinstance(item, PostItem):
+        if isinstance(item, PostItem) and item.from_site:
             self.archive.forget_frontier(post_name(fetched_post_url(response)))
 
     def item_dropped(self, item: object, exception: BaseException) -> None:

@@ -10,7 +10,9 @@ from crawler.items import FetchFailure, PostItem
 
 MAX_TITLE_LENGTH = 1000
 # A category ends up in a URL line of the exported file; it must stay one plain path segment.
-_USABLE_CATEGORY = re.compile(r"^[^/\\\x00-\x1f\x7f<>\[\]]{1,200}$")
+_USABLE_CATEGORY = re.compile(r"^(?!\.)[^/\\\x00-\x1f\x7f<>\[\]]{1,200}$")
+# The name becomes the file name under _posts/: a plain token, never a path.
+_USABLE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class RejectedItem(DropItem):
@@ -24,7 +26,9 @@ class RejectedItem(DropItem):
 
 def rejection_reasons(item: PostItem) -> list[str]:
     reasons = list(item.problems)
-    if not item.title:
+    if not _USABLE_NAME.match(item.name):
+        reasons.append(f"unusable post name {item.name[:80]!r}: not letters, digits, '-' or '_'")
+    if not item.title.strip():
         reasons.append("missing title")
     elif len(item.title) > MAX_TITLE_LENGTH:
         reasons.append(f"title longer than {MAX_TITLE_LENGTH} characters")

@@ -13,5 +13,13 @@ if ! command -v jekyll >/dev/null 2>&1; then
   fi
 fi
 
+# nginx serves the benchmark's static replica (tests/test_benchmarks.py); without it the smoke run uses the
+# replica's own server and says so. Debian's package may try to start a system service: the benchmark
+# never uses one, it runs its own nginx on a free loopback port.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+fi
+
 python3 -m pip install -q -e '.[test]'
 exec python3 -m pytest "$@"

@@ -5,7 +5,7 @@ import pytest
 import sqlite_utils
 
 from pipelines.archive import Archive
-from pipelines.schema import MIGRATIONS_TABLE, SCHEMA_VERSION, TABLES, SchemaError, schema_markdown
+from pipelines.schema import MIGRATIONS, MIGRATIONS_TABLE, SCHEMA_VERSION, TABLES, SchemaError, schema_markdown
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 
@@ -21,7 +21,8 @@ def test_new_archive_has_every_documented_column_wal_and_its_version(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     for table in TABLES:
-        columns = [row[1] for row in db.execute(f"PRAGMA table_info({table.name})")]
+        # table_xinfo: generated columns too (hidden 2); hidden 1 would be a virtual table's hidden column.
+        columns = [row[1] for row in db.execute(f"PRAGMA table_xinfo({table.name})") if row[6] != 1]
         assert columns == [column.name for column in table.columns]
     applied = [row[0] for row in db.execute(f"SELECT name FROM {MIGRATIONS_TABLE}")]
     assert len(applied) == SCHEMA_VERSION
@@ -43,3 +44,117 @@ def test_an_archive_from_a_newer_version_is_refused_not_rewritten(tmp_path):
     db.close()
     with pytest.raises(SchemaError, match="newer"):
         Archive.open(tmp_path / "archive.db")
+
+
+# An archive from an older finews ----------------------------------------------------------------
+
+OLD_POSTS = [
+    {"info_code": "NW202112272226582498", "name": "NW202112272226582498", "title": "央行宣布全面降准0.5个百分点",
+     "published_at": "2021-12-27T01:36:14+08:00", "category": "jinwanbao", "tags": '["今晚报新闻"]', "kind": "media",
+     "media": "今晚报", "body_html": "<p>中国人民银行决定下调金融机构存款准备金率。</p>",
+     "body_text": "中国人民银行决定下调金融机构存款准备金率。", "content_hash": "a" * 64,
+     "file_name": "2021-12-27-NW202112272226582498.md"},
+    {"info_code": "NW202112262226000001", "name": "202112262226000001", "title": "沪深两市成交额突破万亿元",
+     "published_at": "2021-12-26T15:00:00+08:00", "category": "emnews", "tags": '["东财滚动新闻"]', "kind": "emnews",
+     "body_html": "<p>北向资金净买入。</p>", "body_text": "北向资金净买入。", "content_hash": "b" * 64,
+     "file_name": "2021-12-26-202112262226000001.md"},
+]
+
+
+def version_1_archive(path):
+    """An archive as finews wrote it at schema version 1: migration 001 only, with rows in it."""
+    db = sqlite_utils.Database(path)
+    db.enable_wal()
+    db[MIGRATIONS_TABLE].create({"name": str, "applied_at": str}, pk="name")
+    name, apply = MIGRATIONS[0]
+    apply(db)
+    db[MIGRATIONS_TABLE].insert({"name": name, "applied_at": "2021-12-27T00:00:00+00:00"})
+    db.execute("PRAGMA user_version = 1")
+    db["posts"].insert_all(OLD_POSTS)
+    db["rejects"].insert({"url": "http://finews.withounder.com/sitenews/2021/12/08/init.html", "reason": "missing title",
+                          "raw_page": b"<html></html>", "times": 1})
+    db["crawl_runs"].insert({"id": 1, "site": "http://finews.withounder.com/", "status": "finished", "new": 2})
+    db.close()
+
+
+def test_an_archive_written_at_version_1_is_upgraded_in_place_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "archive.db"
+    version_1_archive(path)
+    inode = path.stat().st_ino
+    before = {row["info_code"]: row for row in sqlite_utils.Database(path)["posts"].rows}
+    rowids = dict(sqlite3.connect(path).execute("SELECT info_code, rowid FROM posts").fetchall())
+
+    Archive.open(path).close()
+
+    assert path.stat().st_ino == inode  # the same file, not a rebuilt one
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert [row[0] for row in db.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")] == [
+        name for name, _apply in MIGRATIONS
+    ]
+    after = {row["info_code"]: dict(row) for row in db.execute("SELECT * FROM posts")}
+    assert {code: {key: after[code][key] for key in row} for code, row in before.items()} == before
+    assert dict(db.execute("SELECT info_code, rowid FROM posts").fetchall()) == rowids
+    assert db.execute("SELECT reason FROM rejects").fetchone()[0] == "missing title"
+    assert db.execute("SELECT status, new FROM crawl_runs WHERE id = 1").fetchone()[:] == ("finished", 2)
+    # What later migrations added exists, and covers the old rows.
+    objects = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert {"pages", "posts_fts", "latest_posts", "posts_per_day", "post_urls"} <= objects
+    assert after["NW202112272226582498"]["published_day"] == "2021-12-27"
+    found = db.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH '\"存款准备金\"'").fetchall()
+    assert [row[0] for row in found] == [rowids["NW202112272226582498"]]
+    assert [tuple(row) for row in db.execute("SELECT * FROM posts_per_day")] == [
+        ("2021-12-27", "jinwanbao", 1), ("2021-12-26", "emnews", 1)
+    ]
+    assert [row[0] for row in db.execute("SELECT info_code FROM latest_posts")] == [
+        "NW202112272226582498", "NW202112262226000001"
+    ]
+    db.close()
+
+
+# Full-text search and views ---------------------------------------------------------------------
+
+
+def fts_matches(db, phrase):
+    return sorted(row[0] for row in db.execute(
+        "SELECT posts.info_code FROM posts JOIN posts_fts ON posts_fts.rowid = posts.rowid WHERE posts_fts MATCH ?",
+        [f'"{phrase}"'],
+    ))
+
+
+def test_the_search_index_follows_every_insert_update_and_delete(tmp_path):
+    archive = Archive.open(tmp_path / "archive.db")
+    db = archive.db
+    db["posts"].insert_all(OLD_POSTS)
+    assert fts_matches(db, "人民银行") == ["NW202112272226582498"]
+    assert fts_matches(db, "全面降准") == ["NW202112272226582498"]  # the title is indexed too
+    db["posts"].upsert({"info_code": "NW202112272226582498", "body_text": "国务院常务会议部署稳增长。"}, pk="info_code")
+    assert fts_matches(db, "人民银行") == []
+    assert fts_matches(db, "常务会议") == ["NW202112272226582498"]
+    # An update of other columns (every crawl marks listed posts seen) leaves the index alone and right.
+    db.execute("UPDATE posts SET last_seen_at = '2021-12-28T00:00:00+00:00'")
+    db.execute("INSERT OR REPLACE INTO posts (info_code, title, body_text, published_at) "
+               "VALUES ('NW202112262226000001', '北向资金大幅流入', '外资持续加仓。', '2021-12-26T15:00:00+08:00')")
+    assert fts_matches(db, "成交额") == []
+    assert fts_matches(db, "北向资金") == ["NW202112262226000001"]
+    db.execute("DELETE FROM posts WHERE info_code = 'NW202112272226582498'")
+    assert fts_matches(db, "常务会议") == []
+    # rank = 1: the index is checked against the posts table itself.
+    db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
+    archive.close()
+
+
+def test_posts_per_day_counts_by_the_day_in_shanghai(tmp_path):
+    archive = Archive.open(tmp_path / "archive.db")
+    # 00:30 in Shanghai is the day before in UTC: it counts on its Shanghai day.
+    archive.db["posts"].insert_all([
+        {"info_code": f"NW{n:020d}", "category": category, "published_at": published}
+        for n, (category, published) in enumerate([
+            ("jinwanbao", "2021-12-27T00:30:00+08:00"), ("jinwanbao", "2021-12-27T23:59:59+08:00"),
+            ("emnews", "2021-12-27T08:00:00+08:00"), ("jinwanbao", "2021-12-26T23:00:00+08:00"),
+        ])
+    ])
+    rows = archive.db.execute("SELECT day, category, posts FROM posts_per_day").fetchall()
+    archive.close()
+    assert rows == [("2021-12-27", "emnews", 1), ("2021-12-27", "jinwanbao", 2), ("2021-12-26", "jinwanbao", 1)]

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass, field
 
 from parsel import Selector
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 _SECTION = re.compile(r"<section>\n?(?P<inner>.*)</section>", re.S)
-_HEAD = re.compile(r"^\s*<small>[^<]*</small>\s*<h1>.*?</h1>\n*", re.S)
+_HEAD = re.compile(r"^\s*<small>[^<]*</small>\s*<h1>(?P<title>.*?)</h1>\n*", re.S)
 _TAGS_LINE = re.compile(r"\n*<small>tags:.*?</small>\s*$", re.S)
 # The back-link paragraph: one or more 返回… links, on one line (｜) or two (newline or <br />).
 _BACK_LINKS = re.compile(
@@ -23,6 +24,7 @@ _BACK_LINK = re.compile(r"<a href=\"(?P<href>[^\"]*)\">(?P<label>返回[^<]*)</a
 # The link paragraph kramdown makes of `<URL>`, or of an empty `<>`.
 _LINK_PARAGRAPH = re.compile(r"\n*<p>(?:<a href=\"(?P<href>[^\"]*)\">(?P=href)</a>|(?P<empty>&lt;&gt;))</p>\s*$")
 _DIGEST = re.compile(r"^\s*<blockquote>\s*<p>(?P<digest>.*?)</p>\s*</blockquote>\n*", re.S)
+_HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
 _DATE_LINE = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
 
 
@@ -32,7 +34,7 @@ class PostPage:
 
     url: str
     has_layout: bool = False  # False: no <section>, as Jekyll renders a post whose front matter it cannot read
-    decoding_problem: str | None = None
+    answer_problem: str | None = None
     title: str = ""
     published_time: str = ""  # ISO 8601 from article:published_time, else the shown date
     shown_date: str = ""  # the <small> line: Asia/Shanghai wall time
@@ -44,30 +46,41 @@ class PostPage:
     back_link_lines: str = ""  # the back links as the post file wrote them: `[label](href)` and separators
     share_text: str | None = None  # the body as written, from the share host, when fetched
     share_status: str = "not fetched"
+    share_fetched_at: str | None = None  # UTC ISO 8601 of the share-host request share_status reports
+    share_text_url: str | None = None  # the GetNewsText.do URL share_text came from
     raw: bytes = b""  # the page as received, kept for rejects
 
 
-def decoding_problem(text: str, raw: bytes) -> str | None:
-    """Why the decoded text cannot be trusted: an empty answer, or bytes that did not decode
-    (the decoder replaced them with U+FFFD, which the page itself did not contain)."""
+def answer_problem(text: str, raw: bytes, content_type: str = "") -> str | None:
+    """Why an answer cannot be read as a post page: it is empty; it is not HTML; it is not UTF-8 and
+    declares no charset (a decoder's guess is how mojibake gets archived); or bytes did not decode (the
+    decoder replaced them with U+FFFD, which the page itself did not contain)."""
     if not raw.strip():
         return "empty response"
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type not in _HTML_MEDIA_TYPES:
+        return f"not an HTML page (Content-Type {content_type[:100]!r})"
+    declared = http_content_type_encoding(content_type) or html_body_declared_encoding(raw) or read_bom(raw)[0]
+    if not declared:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return "undeclared encoding: the page is not UTF-8 and declares no charset"
     if "\ufffd" in text and "\ufffd".encode() not in raw:
         return "undecodable bytes: the page is not valid in its declared or detected encoding"
     return None
 
 
-def parse_post_page(url: str, text: str, raw: bytes | None = None) -> PostPage:
+def parse_post_page(url: str, text: str, raw: bytes | None = None, content_type: str = "") -> PostPage:
     """Read a rendered post page; missing parts are left empty for validation to judge.
 
-    ``raw`` is the body as received; given, it is kept for rejects and the decoding is checked.
+    ``raw`` is the body as received; given, it is kept for rejects and the decoding is checked against
+    the charset the Content-Type header or the page declares.
     """
     selector = Selector(text=text)
     page = PostPage(url=url)
     if raw is not None:
-        page.raw, page.decoding_problem = raw, decoding_problem(text, raw)
-    # Only the <h1>: for an empty title Jekyll's SEO tag puts the site's own title in <title> and og:title.
-    page.title = selector.xpath("string(//section/h1)").get("")
+        page.raw, page.answer_problem = raw, answer_problem(text, raw, content_type)
     page.published_time = selector.css('meta[property="article:published_time"]::attr(content)').get("")
     shown = _DATE_LINE.search(selector.xpath("string(//section/small[1])").get(""))
     page.shown_date = shown.group(1) if shown else ""
@@ -76,6 +89,11 @@ def parse_post_page(url: str, text: str, raw: bytes | None = None) -> PostPage:
     section = _SECTION.search(text)
     if section:
         page.has_layout = True
+        # Jekyll writes the title into the <h1> as the front matter holds it, unescaped, so the <h1>'s
+        # source is the title: markup in it stays text (never the <title>, which holds the site's own
+        # name when a post's title is empty).
+        head = _HEAD.match(section["inner"])
+        page.title = head["title"] if head else ""
         _read_body(page, section["inner"])
     return page
 

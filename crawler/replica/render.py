@@ -77,6 +77,8 @@ class Page:
     status: int
     content_type: str
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()  # more response headers (Location for a redirect)
+    delay: float = 0.0  # seconds to wait before answering (a page that hangs)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from crawler.postfile import PostFile, PostFileError, parse_post_file, read_post_file
 from crawler.replica.generate import generate_site
+from crawler.replica.hostile import hostile_site
 from crawler.replica.render import (
     NOT_FOUND,
     SHARE_HOST,
@@ -33,6 +34,8 @@ from crawler.replica.render import (
 )
 
 POST_SUFFIXES = (".md", ".markdown")
+# Put in the page map for a URL whose host is down: the connection is closed without any answer.
+NO_ANSWER = Page(0, TEXT, b"")
 
 
 def _plain(status: int, message: str) -> Page:
@@ -83,12 +86,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(f"http://{host}{target.path}" + (f"?{target.query}" if target.query else ""))
         if self.server.delay:
             time.sleep(self.server.delay)
-        return resolve(self.server.pages, host, target.path, target.query)
+        page = resolve(self.server.pages, host, target.path, target.query)
+        if page.delay:
+            time.sleep(page.delay)
+        return page
 
     def _send(self, page: Page, body: bool) -> None:
+        if page.status == NO_ANSWER.status:
+            self.close_connection = True
+            return
         self.send_response(page.status)
         self.send_header("Content-Type", page.content_type)
         self.send_header("Content-Length", str(len(page.body)))
+        for name, value in page.headers:
+            self.send_header(name, value)
         self.end_headers()
         if body:
             self.wfile.write(page.body)
@@ -184,8 +195,15 @@ def load_posts(directory: Path) -> tuple[list[PostFile], list[tuple[str, str]]]:
     return posts, unreadable
 
 
-def serve_forever(posts_dir: Path | None, count: int, port: int, host: str = "127.0.0.1") -> None:
-    """Serve the posts in ``posts_dir`` (or ``count`` generated ones) until interrupted."""
+def serve_forever(
+    posts_dir: Path | None, count: int, port: int, host: str = "127.0.0.1", hostile: bool = False
+) -> None:
+    """Serve the posts in ``posts_dir`` (or ``count`` generated ones, with ``hostile`` the hostile cases
+    beside them) until interrupted."""
+    if hostile:
+        pages, cases = hostile_site(count)
+        _serve(pages, f"{count} generated posts and {len(cases)} hostile cases", host, port)
+        return
     if posts_dir is not None:
         posts, unreadable = load_posts(posts_dir)
         for name, reason in unreadable:
@@ -195,7 +213,10 @@ def serve_forever(posts_dir: Path | None, count: int, port: int, host: str = "12
         site = generate_site(count)
         posts = [parse_post_file(name, text) for name, text in site.files]
         source = f"{count} generated posts"
-    pages = render_site(posts)
+    _serve(render_site(posts), source, host, port)
+
+
+def _serve(pages: Mapping[PageKey, Page], source: str, host: str, port: int) -> None:
     with ReplicaServer(pages, host, port) as server:
         print(f"replica: {len(pages)} pages from {source}; use HTTP proxy {server.proxy_url}", flush=True)
         try:

@@ -19,12 +19,14 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from crawler.infocode import InfoCodeError, infocode_from_name, infocode_from_url
+from crawler.infocode import InfoCodeError, canonical_infocode, infocode_from_name
 from crawler.items import FetchFailure
 from crawler.pages.listing import category_page_url, feed_post_links, page_links, post_name
 from crawler.pages.post import PostPage, parse_post_page
 from crawler.pages.share import ShareTextError, share_text_from_json
+from crawler.pagestore import fetched_at
 from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI
+from crawler.sharehost import ShareHostUnavailable, share_request_meta, share_text_url
 from pipelines.archive import Archive, PostLink, archive_for
 
 # The feed first (the newest posts), then lists, so every post is discovered early; share texts before
@@ -62,8 +64,13 @@ def post_link(url: str) -> PostLink:
     return PostLink(name, url, info_code)
 
 
-def fetched_post_url(response: Response) -> str:
-    """The post page an item came from: the page itself, or the page a share-host answer completed."""
+def fetched_post_url(response: Response | Failure) -> str:
+    """The post page an item came from: the page itself, or the page a share-host answer completed.
+
+    Items an errback yields (a post whose share fetch failed) come with the Failure in place of a response.
+    """
+    if isinstance(response, Failure):
+        return str(response.request.meta.get(POST_URL_META) or response.request.url)
     return str(response.meta.get(POST_URL_META) or response.url)
 
 
@@ -72,12 +79,13 @@ class SiteSpider(scrapy.Spider):
 
     def __init__(
         self, site_url: str, share_host: str, follow_share: bool = True, archive: Archive | None = None,
-        refetch_known: bool = False, **kwargs: Any,
+        refetch_known: bool = False, share_timeout: float = 10.0, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.site_url = site_url if site_url.endswith("/") else site_url + "/"
         self.share_host = share_host
         self.follow_share = follow_share
+        self.share_timeout = share_timeout
         self.allowed_domains = [urlsplit(self.site_url).hostname or "", share_host]
         self.archive = archive
         self.refetch_known = refetch_known
@@ -92,6 +100,7 @@ class SiteSpider(scrapy.Spider):
         kwargs.setdefault("site_url", settings["FINEWS_SITE_URL"])
         kwargs.setdefault("share_host", settings["FINEWS_SHARE_HOST"])
         kwargs.setdefault("follow_share", settings.getbool("FINEWS_FOLLOW_SHARE"))
+        kwargs.setdefault("share_timeout", settings.getfloat("FINEWS_SHARE_TIMEOUT"))
         kwargs.setdefault("refetch_known", settings.getbool("FINEWS_FULL"))
         kwargs.setdefault("archive", archive_for(crawler))
         spider = super().from_crawler(crawler, *args, **kwargs)
@@ -180,7 +189,8 @@ class SiteSpider(scrapy.Spider):
             content_type = response.headers.get("Content-Type", b"").decode("latin-1")
             yield FetchFailure(response.url, f"not an HTML page (Content-Type {content_type!r})", response.body)
             return
-        page = parse_post_page(response.url, response.text, response.body)
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        page = parse_post_page(response.url, response.text, response.body, content_type)
         for _label, href in page.back_links:
             if "/category/" in href:
                 yield self._listing(urljoin(response.url, href))
@@ -188,12 +198,14 @@ class SiteSpider(scrapy.Spider):
         if not (self.follow_share and info_code):
             yield page
             return
+        # The post waits for its text, but briefly and once (crawler/sharehost.py): a share host that fails
+        # costs it its exact body until `finews share --backfill`, never its place in the archive.
         yield scrapy.Request(
-            f"http://{self.share_host}/NewsData/GetNewsText.do?id={info_code}",
+            share_text_url(self.share_host, info_code),
             callback=self.parse_share,
             errback=self.share_failed,
             cb_kwargs={"page": page},
-            meta={POST_URL_META: page.url},
+            meta={POST_URL_META: page.url, **share_request_meta(self.share_timeout)},
             priority=SHARE_PRIORITY,
             dont_filter=True,  # the twin posts of one article both need the answer
         )
@@ -202,25 +214,40 @@ class SiteSpider(scrapy.Spider):
     def _info_code(page: PostPage) -> str | None:
         try:
             if page.link and "NewsShare.html" in page.link:
-                return infocode_from_url(page.link)
-            return infocode_from_name(post_name(page.url))
+                return canonical_infocode(page.link)
+            return canonical_infocode(post_name(page.url))
         except InfoCodeError:
             return None
 
     def parse_share(self, response: Response, page: PostPage) -> Iterator[PostPage]:
         emnews = f"/{EMNEWS_CATEGORY}/" in urlsplit(page.url).path
+        page.share_fetched_at = fetched_at(response.meta)
         try:
             page.share_text = share_text_from_json(response.body, emnews=emnews)
-            page.share_status = "ok"
+            page.share_status, page.share_text_url = "ok", response.url
         except ShareTextError as error:
             page.share_status = str(error)
+            self._share_text_missing(page)
         yield page
 
     def share_failed(self, failure: Failure) -> Iterator[PostPage]:
         page: PostPage = failure.request.cb_kwargs["page"]
-        page.share_status = describe_failure(failure)
-        self.crawler.stats.inc_value("finews/share_failed")
+        page.share_fetched_at = fetched_at(failure.request.meta)
+        if failure.check(ShareHostUnavailable):
+            # Said once, when the share host was given up on; each post's status says it again.
+            page.share_status = f"skipped: {failure.getErrorMessage()}"
+            self.crawler.stats.inc_value("finews/share_skipped")
+        else:
+            page.share_status = describe_failure(failure)
+            self._share_text_missing(page)
         yield page
+
+    def _share_text_missing(self, page: PostPage) -> None:
+        self.crawler.stats.inc_value("finews/share_failed")
+        self.logger.error(
+            "No share text for %s (%s): archived from its page; `finews share --backfill` retries",
+            page.url, page.share_status,
+        )
 
     def post_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         response = getattr(failure.value, "response", None)

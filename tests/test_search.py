@@ -1,0 +1,100 @@
+"""`finews search`: Chinese substrings found through the trigram index, shorter terms by a stated scan."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from crawler.postfile import parse_post_file
+from crawler.replica.generate import generate_site
+from crawler.replica.render import render_site
+from crawler.replica.server import ReplicaServer
+from pipelines.archive import Archive
+from pipelines.search import QueryError, fts_phrase, search, snippet_around
+from tests.test_crawl import finews, rows
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    work = tmp_path_factory.mktemp("search")
+    site = generate_site(30)
+    with ReplicaServer(render_site(parse_post_file(name, text) for name, text in site.files)) as server:
+        result = finews("crawl", "--output", "out", cwd=work, proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    return work
+
+
+def posts(work):
+    return rows(work / "out" / "archive.db", "SELECT * FROM posts")
+
+
+def hits_of(stdout: str) -> list[list[str]]:
+    """Each hit's three lines (date, outlet and title; post URL; snippet)."""
+    lines = stdout.splitlines()[:-1]
+    return [lines[index : index + 3] for index in range(0, len(lines), 3)]
+
+
+def test_a_chinese_word_from_a_text_finds_exactly_the_posts_holding_it_newest_first(work):
+    archived = posts(work)
+    word = archived[0]["body_text"].split("\n")[0][2:7]  # five characters from inside a sentence
+    expected = sorted((row for row in archived if word in row["title"] or word in row["body_text"]),
+                      key=lambda row: (row["published_at"], row["info_code"]), reverse=True)
+    result = finews("search", word, "--output", "out", "--limit", "100", cwd=work)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    hits = hits_of(result.stdout)
+    assert [hit[1].strip() for hit in hits] == [row["post_url"] for row in expected]
+    for hit, row in zip(hits, expected):
+        assert hit[0] == f"{row['published_at'][:10]} {row['published_at'][11:16]}  {row['media'] or '东财滚动新闻'}  {row['title']}"
+        assert f"[{word}]" in hit[2] or word in row["title"]
+    assert result.stdout.splitlines()[-1] == f"{len(expected)} posts match, {len(expected)} shown (newest first)"
+
+
+def test_limit_shows_the_newest_and_counts_them_all(work):
+    result = finews("search", "业内人士", "--output", "out", "--limit", "2", cwd=work)
+    total = sum("业内人士" in row["title"] or "业内人士" in row["body_text"] for row in posts(work))
+    assert total > 2
+    assert len(hits_of(result.stdout)) == 2
+    assert result.stdout.splitlines()[-1] == f"{total} posts match, 2 shown (newest first)"
+
+
+def test_a_two_character_word_is_found_by_a_stated_scan(work):
+    result = finews("search", "板块", "--output", "out", "--limit", "100", cwd=work)
+    expected = [row for row in posts(work) if "板块" in row["title"] or "板块" in row["body_text"]]
+    assert result.returncode == 0 and expected
+    assert "'板块' is shorter than 3 characters" in result.stderr and "LIKE" in result.stderr
+    assert len(hits_of(result.stdout)) == len(expected)
+    assert all("[板块]" in hit[2] or "板块" in hit[0] for hit in hits_of(result.stdout))
+
+
+def test_every_term_must_match_and_query_syntax_is_only_text(work):
+    archived = posts(work)
+    first, second = archived[0]["title"][:3], archived[0]["body_text"][-4:-1]
+    both = finews("search", first, second, "--output", "out", "--limit", "100", cwd=work)
+    expected = {row["post_url"] for row in archived
+                if all(term in row["title"] or term in row["body_text"] for term in (first, second))}
+    assert {hit[1].strip() for hit in hits_of(both.stdout)} == expected
+    # Each is searched for as the text it is: `%` finds the posts that print a percentage.
+    archive = Archive.open(work / "out" / "archive.db")
+    try:
+        for hostile in ('"', 'AND OR NOT', 'NEAR(a b)', '*', 'title:降准', '%', '_', "'; DROP TABLE posts; --"):
+            literal = sum(all(term.casefold() in (row["title"] + row["body_text"]).casefold() for term in hostile.split())
+                          for row in archived)
+            assert search(archive.db.conn, hostile, 1).total == literal, hostile
+    finally:
+        archive.close()
+    assert len(posts(work)) == len(archived)
+
+
+def test_nothing_to_search_for_and_no_archive_are_clear_errors(work, tmp_path):
+    empty = finews("search", "  ", "--output", "out", cwd=work)
+    assert empty.returncode == 2 and "nothing to search for" in empty.stderr
+    missing = finews("search", "央行", "--output", "nothing-here", cwd=tmp_path)
+    assert missing.returncode == 1 and "no archive at nothing-here/archive.db" in missing.stderr
+
+
+def test_search_functions_on_their_own():
+    with pytest.raises(QueryError):
+        search(sqlite3.connect(":memory:"), "\t\n", 10)
+    assert fts_phrase('say "hi"') == '"say ""hi"""'
+    assert snippet_around("中国人民银行决定下调存款准备金率", "人民") == "中国[人民]银行决定下调存款准备金率"
