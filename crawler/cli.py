@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from crawler.postfile import parse_post_file
 
@@ -16,21 +18,34 @@ EXIT_USAGE = 2
 STATUS_RUNS = 10
 SEARCH_LIMIT = 20
 SERVE_PORT = 8001  # Datasette's own default
+T = TypeVar("T")
+
+
+def _holding_the_lock(command: str, run: Callable[[], T]) -> T | int:
+    """``run()``, or the exit code of why it could not: locked by another crawl (75), or a one-line
+    reason it failed (1), printed as ``finews COMMAND: reason``."""
+    from crawler.lock import CrawlLocked
+    from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError
+
+    try:
+        return run()
+    except CrawlLocked as error:
+        print(f"finews {command}: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    except CrawlError as error:
+        print(f"finews {command}: {error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _crawl(args: argparse.Namespace) -> int:
-    from crawler.lock import CrawlLocked
-    from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError, run_crawl
+    from crawler.runner import run_crawl
 
-    try:
-        overrides = {**dict(args.set), **_log_overrides(args)}
-        summary = run_crawl(args.site, args.output, overrides, full=args.full, resume=args.resume)
-    except CrawlLocked as error:
-        print(f"finews crawl: {error}", file=sys.stderr)
-        return EXIT_LOCKED
-    except CrawlError as error:
-        print(f"finews crawl: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    overrides = {**dict(args.set), **_log_overrides(args)}
+    summary = _holding_the_lock(
+        "crawl", lambda: run_crawl(args.site, args.output, overrides, full=args.full, resume=args.resume)
+    )
+    if isinstance(summary, int):
+        return summary
     if not args.quiet:
         print(summary.line())
     if summary.stop_signal is not None:
@@ -39,8 +54,7 @@ def _crawl(args: argparse.Namespace) -> int:
 
 
 def _share(args: argparse.Namespace) -> int:
-    from crawler.lock import CrawlLocked
-    from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError, run_share
+    from crawler.runner import run_share
 
     info_codes, problems = share_arguments(args.codes, args.from_file)
     if not (info_codes or args.backfill or problems):
@@ -49,15 +63,12 @@ def _share(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"finews share: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        summary = run_share(args.output, info_codes, backfill=args.backfill,
-                            overrides={**dict(args.set), **_log_overrides(args)})
-    except CrawlLocked as error:
-        print(f"finews share: {error}", file=sys.stderr)
-        return EXIT_LOCKED
-    except CrawlError as error:
-        print(f"finews share: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    overrides = {**dict(args.set), **_log_overrides(args)}
+    summary = _holding_the_lock(
+        "share", lambda: run_share(args.output, info_codes, backfill=args.backfill, overrides=overrides)
+    )
+    if isinstance(summary, int):
+        return summary
     for info_code, reason in summary.failures:
         print(f"finews share: {info_code}: {reason}", file=sys.stderr)
     if not args.quiet:
@@ -103,11 +114,10 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from crawler.lock import CrawlLocked
     from crawler.replica.generate import generate_site
     from crawler.replica.render import render_site
     from crawler.replica.server import ReplicaServer
-    from crawler.runner import EXIT_LOCKED, CrawlError, run_crawl
+    from crawler.runner import run_crawl
 
     site = generate_site(args.posts)
     pages = render_site(parse_post_file(name, text) for name, text in site.files)
@@ -117,17 +127,12 @@ def _demo(args: argparse.Namespace) -> int:
         os.environ["http_proxy"] = server.proxy_url
         os.environ.pop("no_proxy", None)
         os.environ.pop("NO_PROXY", None)
-        try:
-            summary = run_crawl(DEFAULT_SITE, args.output, _log_overrides(args))
-        except CrawlLocked as error:
-            print(f"finews demo: {error}", file=sys.stderr)
-            return EXIT_LOCKED
-        except CrawlError as error:
-            print(f"finews demo: {error}", file=sys.stderr)
-            return 1
+        summary = _holding_the_lock("demo", lambda: run_crawl(DEFAULT_SITE, args.output, _log_overrides(args)))
+    if isinstance(summary, int):
+        return summary
     print(summary.line())
     print(f"archive: {args.output / 'archive.db'}  posts: {args.output / '_posts'}")
-    return 0
+    return summary.exit_code
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -180,17 +185,11 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _reparse(args: argparse.Namespace) -> int:
-    from crawler.lock import CrawlLocked
-    from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError, run_reparse
+    from crawler.runner import run_reparse
 
-    try:
-        summary = run_reparse(args.output, _log_overrides(args))
-    except CrawlLocked as error:
-        print(f"finews reparse: {error}", file=sys.stderr)
-        return EXIT_LOCKED
-    except CrawlError as error:
-        print(f"finews reparse: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    summary = _holding_the_lock("reparse", lambda: run_reparse(args.output, _log_overrides(args)))
+    if isinstance(summary, int):
+        return summary
     if not args.quiet:
         for line in summary.changes:
             print(line)

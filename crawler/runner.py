@@ -243,6 +243,31 @@ def _run_spider(settings: Settings, spider: type[Spider], **spider_kwargs: Any) 
     return crawler, stop.signum
 
 
+def run_outcome(closed_as: str, stop_signal: int | None, *, failed: bool = False) -> tuple[str, int]:
+    """The status and exit code a run ends with, from how the store closed it (when the spider closed)
+    and the signal that stopped the process, if any: a signal after the run finished interrupted nothing."""
+    if stop_signal is not None and closed_as != "finished":
+        return "interrupted", exit_code_for_signal(stop_signal)
+    if failed or closed_as != "finished":
+        return "failed", EXIT_FAILED
+    return "finished", EXIT_OK
+
+
+def _record_outcome(
+    output: Path, run_id: int, stop_signal: int | None, *, partly_failed: bool = False
+) -> tuple[str, int, dict[str, Any]]:
+    """Record a share or reparse run's outcome; one that finished with some items failed exits 1."""
+    archive = open_archive(output)
+    try:
+        status, exit_code = run_outcome(archive.run(run_id)["status"], stop_signal)
+        if status == "finished" and partly_failed:
+            exit_code = EXIT_FAILED
+        archive.set_run_outcome(run_id, status, exit_code)
+        return status, exit_code, archive.run(run_id)
+    finally:
+        archive.close()
+
+
 def _conclude(
     output: Path, run: PreparedRun, stats: dict[str, Any], stop_signal: int | None, site_url: str, seconds: float
 ) -> CrawlSummary:
@@ -252,14 +277,7 @@ def _conclude(
     try:
         # The store set the status when the spider closed: after the scheduler saved its queue.
         closed_as = archive.run(run.run_id)["status"]
-        if stop_signal is not None and closed_as != "finished":
-            status, exit_code = "interrupted", exit_code_for_signal(stop_signal)
-        elif unreachable:
-            status, exit_code = "failed", EXIT_FAILED
-        elif closed_as == "finished":
-            status, exit_code = "finished", EXIT_OK
-        else:
-            status, exit_code = "failed", EXIT_FAILED
+        status, exit_code = run_outcome(closed_as, stop_signal, failed=bool(unreachable))
         archive.set_run_outcome(run.run_id, status, exit_code)
         record = archive.run(run.run_id)
         total = archive.sizes()["posts"]
@@ -346,19 +364,7 @@ def run_share(
         spider = crawler.spider
         failures = tuple(spider.failures_in_asked_order()) if isinstance(spider, ShareSpider) else ()
         stats = crawler.stats.get_stats()
-        archive = open_archive(output)
-        try:
-            closed_as = archive.run(run_id)["status"]
-            if stop_signal is not None and closed_as != "finished":
-                status, exit_code = "interrupted", exit_code_for_signal(stop_signal)
-            elif closed_as != "finished":
-                status, exit_code = "failed", EXIT_FAILED
-            else:
-                status, exit_code = "finished", EXIT_FAILED if failures else EXIT_OK
-            archive.set_run_outcome(run_id, status, exit_code)
-            record = archive.run(run_id)
-        finally:
-            archive.close()
+        status, exit_code, record = _record_outcome(output, run_id, stop_signal, partly_failed=bool(failures))
     return ShareSummary(
         run_id=run_id,
         status=status,
@@ -434,19 +440,7 @@ def run_reparse(output: Path, overrides: dict[str, Any] | None = None) -> Repars
         spider = crawler.spider
         changes = tuple(spider.report.lines()) if isinstance(spider, ReparseSpider) else ()
         stats = crawler.stats.get_stats()
-        archive = open_archive(output)
-        try:
-            closed_as = archive.run(run_id)["status"]
-            if stop_signal is not None and closed_as != "finished":
-                status, exit_code = "interrupted", exit_code_for_signal(stop_signal)
-            elif closed_as != "finished":
-                status, exit_code = "failed", EXIT_FAILED
-            else:
-                status, exit_code = "finished", EXIT_OK
-            archive.set_run_outcome(run_id, status, exit_code)
-            record = archive.run(run_id)
-        finally:
-            archive.close()
+        status, exit_code, record = _record_outcome(output, run_id, stop_signal)
     return ReparseSummary(
         run_id=run_id,
         status=status,
