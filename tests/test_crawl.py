@@ -34,6 +34,15 @@ def finews(*args: str, cwd: Path, proxy: str | None = None, timeout: int = 120) 
     )
 
 
+def crawl_generated_site(work: Path, count: int) -> Path:
+    """Crawl a replica of ``count`` generated posts into ``work/out``; returns ``work``."""
+    site = generate_site(count)
+    with ReplicaServer(render_site(parse_post_file(name, text) for name, text in site.files)) as server:
+        result = finews("crawl", "--output", "out", cwd=work, proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    return work
+
+
 def rows(db_path: Path, sql: str) -> list[dict]:
     db = sqlite3.connect(db_path)
     db.row_factory = sqlite3.Row

@@ -8,21 +8,12 @@ import sqlite3
 
 import pytest
 
-from crawler.postfile import parse_post_file
-from crawler.replica.generate import generate_site
-from crawler.replica.render import render_site
-from crawler.replica.server import ReplicaServer
-from tests.test_crawl import finews
+from tests.test_crawl import crawl_generated_site, finews
 
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
-    work = tmp_path_factory.mktemp("export")
-    site = generate_site(25)
-    with ReplicaServer(render_site(parse_post_file(n, t) for n, t in site.files)) as server:
-        result = finews("crawl", "--output", "out", cwd=work, proxy=server.proxy_url)
-    assert result.returncode == 0, result.stderr
-    return work
+    return crawl_generated_site(tmp_path_factory.mktemp("export"), 25)
 
 
 def snapshot(folder):

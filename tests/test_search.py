@@ -6,23 +6,14 @@ import sqlite3
 
 import pytest
 
-from crawler.postfile import parse_post_file
-from crawler.replica.generate import generate_site
-from crawler.replica.render import render_site
-from crawler.replica.server import ReplicaServer
 from pipelines.archive import Archive
 from pipelines.search import QueryError, fts_phrase, search, snippet_around
-from tests.test_crawl import finews, rows
+from tests.test_crawl import crawl_generated_site, finews, rows
 
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    work = tmp_path_factory.mktemp("search")
-    site = generate_site(30)
-    with ReplicaServer(render_site(parse_post_file(name, text) for name, text in site.files)) as server:
-        result = finews("crawl", "--output", "out", cwd=work, proxy=server.proxy_url)
-    assert result.returncode == 0, result.stderr
-    return work
+    return crawl_generated_site(tmp_path_factory.mktemp("search"), 30)
 
 
 def posts(work):
