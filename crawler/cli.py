@@ -7,9 +7,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from crawler.postfile import parse_post_file
+
+if TYPE_CHECKING:
+    from crawler.runner import CrawlSummary
 
 DEFAULT_SITE = "http://finews.withounder.com/"
 DEFAULT_OUTPUT = Path("output")
@@ -41,15 +44,37 @@ def _crawl(args: argparse.Namespace) -> int:
     from crawler.runner import run_crawl
 
     overrides = {**dict(args.set), **_log_overrides(args)}
-    summary = _holding_the_lock(
-        "crawl", lambda: run_crawl(args.site, args.output, overrides, full=args.full, resume=args.resume)
-    )
+    redis_url = args.redis or overrides.get("FINEWS_REDIS_URL")
+    if redis_url:
+        from crawler.distributed.runner import run_distributed_crawl
+
+        def crawl() -> CrawlSummary:
+            return run_distributed_crawl(args.site, args.output, redis_url, overrides, full=args.full,
+                                         resume=args.resume)
+    else:
+        def crawl() -> CrawlSummary:
+            return run_crawl(args.site, args.output, overrides, full=args.full, resume=args.resume)
+
+    summary = _holding_the_lock("crawl", crawl)
     if isinstance(summary, int):
         return summary
     if not args.quiet:
         print(summary.line())
     if summary.stop_signal is not None:
         print(f"finews crawl: run {summary.run_id} interrupted; `finews crawl --resume` continues it", file=sys.stderr)
+    return summary.exit_code
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from crawler.distributed.runner import run_worker
+
+    overrides = {**dict(args.set), **_log_overrides(args), "FINEWS_PROGRESS": False,
+                 "FINEWS_IDLE_EXIT": args.idle_exit}
+    summary = _holding_the_lock("worker", lambda: run_worker(args.redis, overrides))
+    if isinstance(summary, int):
+        return summary
+    if not args.quiet:
+        print(summary.line())
     return summary.exit_code
 
 
@@ -276,7 +301,25 @@ def build_parser() -> argparse.ArgumentParser:
     loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
     loudness.add_argument("-q", "--quiet", action="store_true",
                           help="no progress display and no summary line: errors only")
+    crawl.add_argument("--redis", metavar="URL",
+                       help="crawl with the workers that join through this Redis server (redis://HOST:PORT/DB): "
+                            "this process writes the archive and works as one more worker")
     crawl.set_defaults(run=_crawl)
+
+    worker = commands.add_parser(
+        "worker", help="work for the distributed crawl that `finews crawl --redis` runs",
+        description="Take requests from the shared frontier in Redis, fetch and read them, and hand the posts "
+                    "to the process writing the archive. Any number, on any machine that reaches the site and Redis.",
+    )
+    worker.add_argument("--redis", metavar="URL", required=True, help="the crawl's Redis server (redis://HOST:PORT/DB)")
+    worker.add_argument("--idle-exit", type=float, default=30.0, metavar="SECONDS",
+                        help="exit after this long with nothing to take, or no crawl to join (default 30)")
+    worker.add_argument("-s", "--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
+                        help="a Scrapy setting for this worker (e.g. -s CONCURRENT_REQUESTS=32); repeatable")
+    worker_loudness = worker.add_mutually_exclusive_group()
+    worker_loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
+    worker_loudness.add_argument("-q", "--quiet", action="store_true", help="no summary line: errors only")
+    worker.set_defaults(run=_worker)
 
     share = commands.add_parser(
         "share", help="fetch archived articles' exact texts from the share host (GetNewsText.do)",

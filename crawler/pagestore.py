@@ -17,6 +17,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
+from crawler.distributed.worker import Worker, worker_for
 from pipelines.archive import Archive, FetchedPage, StoredPageError, archive_for, utc_now
 
 # Response.flags mark of a page played back from the archive (never stored again).
@@ -51,8 +52,8 @@ def callback_name(request: Request) -> str | None:
 class PageRecorder:
     """Extension: every response the crawl receives, stored compressed with its status and headers."""
 
-    def __init__(self, archive: Archive, crawler: Crawler) -> None:
-        self.archive = archive
+    def __init__(self, sink: Archive | Worker, crawler: Crawler) -> None:
+        self.sink = sink
         self.crawler = crawler
 
     @classmethod
@@ -62,7 +63,8 @@ class PageRecorder:
         # to be, and in a reparse, whose pages are the stored ones.
         if not settings.getbool("FINEWS_STORE_PAGES") or settings.getbool("FINEWS_REPLAY"):
             raise NotConfigured
-        recorder = cls(archive_for(crawler), crawler)
+        # In a distributed worker the pages go to the ingest, which stores them.
+        recorder = cls(worker_for(crawler) or archive_for(crawler), crawler)
         crawler.signals.connect(recorder.response_received, signal=signals.response_received)
         return recorder
 
@@ -75,7 +77,7 @@ class PageRecorder:
         page = FetchedPage(
             response.url, response.status, headers_of(response), response.body, callback_name(request), received
         )
-        stored = self.archive.save_page(page, self.crawler.stats.get_value("finews/run_id"))
+        stored = self.sink.save_page(page, self.crawler.stats.get_value("finews/run_id"))
         self.crawler.stats.inc_value("finews/pages_stored" if stored else "finews/pages_kept")
 
 

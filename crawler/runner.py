@@ -222,7 +222,7 @@ def run_crawl(
              "JOBDIR": str(run.jobdir)},
         )
         crawler, stop_signal = _run_spider(settings, SiteSpider)
-        return _conclude(output, run, crawler.stats.get_stats(), stop_signal, site_url, time.monotonic() - started)
+        return conclude(output, run, crawler.stats.get_stats(), stop_signal, site_url, time.monotonic() - started)
 
 
 def _run_spider(settings: Settings, spider: type[Spider], **spider_kwargs: Any) -> tuple[Crawler, int | None]:
@@ -230,6 +230,11 @@ def _run_spider(settings: Settings, spider: type[Spider], **spider_kwargs: Any) 
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     process.crawl(crawler, **spider_kwargs)
+    return crawler, run_process(process, settings)
+
+
+def run_process(process: CrawlerProcess, settings: Settings) -> int | None:
+    """Run the crawls given to ``process`` to their end; returns the stop signal, if one came."""
     if settings.get("LOG_LEVEL") != "DEBUG":
         # Scrapy installs its log handler when the crawl is set up, so the filter goes on after.
         for handler in logging.getLogger().handlers:
@@ -240,7 +245,7 @@ def _run_spider(settings: Settings, spider: type[Spider], **spider_kwargs: Any) 
         process.start(install_signal_handlers=False)
     finally:
         stop.uninstall()
-    return crawler, stop.signum
+    return stop.signum
 
 
 def run_outcome(closed_as: str, stop_signal: int | None, *, failed: bool = False) -> tuple[str, int]:
@@ -268,7 +273,7 @@ def _record_outcome(
         archive.close()
 
 
-def _conclude(
+def conclude(
     output: Path, run: PreparedRun, stats: dict[str, Any], stop_signal: int | None, site_url: str, seconds: float
 ) -> CrawlSummary:
     """Record the run's outcome and exit code, and keep its JOBDIR only when a resume can use it."""

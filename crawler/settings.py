@@ -30,6 +30,15 @@ FINEWS_STORE_PAGES = True
 # Answer every request from those stored pages, never the network: set by the reparse spider.
 FINEWS_REPLAY = False
 
+# The distributed crawl (crawler/distributed): the Redis server of the shared frontier (``--redis``), the
+# prefix of its keys, how long a silent worker counts as alive (its requests then go back to the frontier),
+# how long an idle ``finews worker`` waits for work before it exits, and how often an idle worker looks.
+FINEWS_REDIS_URL = None
+FINEWS_REDIS_PREFIX = "finews"
+FINEWS_WORKER_TTL = 15.0
+FINEWS_IDLE_EXIT = 30.0
+FINEWS_REDIS_POLL_SECONDS = 0.2
+
 # Good manners by default: name ourselves (operators add their contact with -s USER_AGENT=…), obey
 # robots.txt, let AutoThrottle slow down to what the server answers comfortably, retry only what a
 # retry can fix (timeouts, 5xx, 429), and cap what one page may cost.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import weakref
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -198,7 +198,7 @@ class Archive:
                 f"INSERT OR IGNORE INTO {POST_URLS.name} (url, kind, info_code, first_seen_at) VALUES (?, ?, ?, ?)",
                 [(url, kind, item.info_code, now) for kind, url in item.seen_urls],
             )
-            self._add_to_run(run_id, {change: 1})
+            self.add_to_run(run_id, {change: 1})
         return change
 
     def post_urls(self, info_code: str) -> list[dict[str, Any]]:
@@ -265,6 +265,29 @@ class Archive:
             self.commit()
         return LinkPlan(tuple(fetch), skipped)
 
+    def mark_seen(self, links: Sequence[PostLink], run_id: int | None) -> None:
+        """Listed posts a distributed worker skipped as known: seen by this run (``last_seen_at``)."""
+        now = utc_now()
+        with self.db.atomic():
+            for link in links:
+                self.db.execute(MARK_SEEN_SQL, [now, run_id, link.info_code, link.name])
+
+    def known_keys(self) -> Iterator[str]:
+        """Every name and infoCode that makes a listed post known (what ``plan_links`` skips), one by one:
+        archived posts' names and infoCodes, and the names of read-and-rejected pages."""
+        yield from (row[0] for row in self.db.execute(f"SELECT name FROM {POSTS.name} WHERE name != ''"))
+        yield from (row[0] for row in self.db.execute(f"SELECT info_code FROM {POSTS.name}"))
+        yield from (row[0] for row in self.db.execute(
+            f"SELECT post_name FROM {REJECTS.name} WHERE page_received = 1 AND post_name IS NOT NULL"
+        ))
+
+    def take_frontier(self) -> list[PostLink]:
+        """The frontier, removed from the archive: handed to a shared frontier that keeps it from now on."""
+        with self.db.atomic():
+            pending = self.frontier()
+            self.db.execute(f"DELETE FROM {FRONTIER.name}")
+        return pending
+
     def categories(self) -> list[str]:
         """Every category an archived post names (read off the category index, not the rows)."""
         rows = self.db.execute(
@@ -308,7 +331,7 @@ class Archive:
             )
             if post_name:
                 self.forget_frontier(post_name)
-            self._add_to_run(run_id, {"rejected": 1})
+            self.add_to_run(run_id, {"rejected": 1})
 
     # Stored pages -----------------------------------------------------------------------------
 
@@ -377,7 +400,8 @@ class Archive:
                 [run_id],
             )
 
-    def _add_to_run(self, run_id: int | None, counts: Mapping[str, int]) -> None:
+    def add_to_run(self, run_id: int | None, counts: Mapping[str, int]) -> None:
+        """Add ``counts`` (crawl_runs count columns) to a run's."""
         if run_id is None or not counts:
             return
         unknown = set(counts) - set(RUN_COUNTS)
@@ -393,7 +417,7 @@ class Archive:
         if status not in RUN_STATUSES:
             raise ValueError(f"status {status!r} is not one of {RUN_STATUSES}")
         with self.db.atomic():
-            self._add_to_run(run_id, dict(counts or {}))
+            self.add_to_run(run_id, dict(counts or {}))
             self.db[CRAWL_RUNS.name].update(
                 run_id, {"finished_at": utc_now(), "status": status, "exit_code": exit_code}
             )

@@ -72,14 +72,15 @@ class SqliteStorePipeline:
         self.crawler.stats.inc_value(f"finews/{change}")
         return item
 
-    def item_scraped(self, item: object, response: Response | Failure) -> None:
+    def item_scraped(self, item: object, response: Response | Failure | None) -> None:
         """Every pipeline is done, the front-matter file included: only now does the post leave the frontier.
 
         By the page that was fetched, not the record's name: the emnews twin of an outlet post is merged
         into the outlet post's record, and its own frontier row must go too. A record refreshed from the
         share host alone (``finews share``) was not fetched from the site: a frontier row stays for the crawl.
+        Nor has a record the ingest of a distributed crawl wrote (no response): Redis keeps that frontier.
         """
-        if isinstance(item, PostItem) and item.from_site:
+        if isinstance(item, PostItem) and item.from_site and response is not None:
             self.archive.forget_frontier(post_name(fetched_post_url(response)))
 
     def item_dropped(self, item: object, exception: BaseException) -> None:

@@ -21,5 +21,12 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && [ "$(id -u)
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
 fi
 
+# redis-server: the distributed crawl's tests start their own on a free loopback port, without persistence
+# (tests/redis_server.py); Debian's package also starts a system service on 6379, which they never use.
+if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
+
 python3 -m pip install -q -e '.[test]'
 exec python3 -m pytest "$@"

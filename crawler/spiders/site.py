@@ -19,6 +19,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from crawler.distributed.worker import Worker, settled, worker_for
 from crawler.infocode import InfoCodeError, canonical_infocode, infocode_from_name
 from crawler.items import FetchFailure
 from crawler.pages.listing import category_page_url, feed_post_links, page_links, post_name
@@ -79,7 +80,7 @@ class SiteSpider(scrapy.Spider):
 
     def __init__(
         self, site_url: str, share_host: str, follow_share: bool = True, archive: Archive | None = None,
-        refetch_known: bool = False, share_timeout: float = 10.0, **kwargs: Any,
+        refetch_known: bool = False, share_timeout: float = 10.0, worker: Worker | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.site_url = site_url if site_url.endswith("/") else site_url + "/"
@@ -88,6 +89,8 @@ class SiteSpider(scrapy.Spider):
         self.share_timeout = share_timeout
         self.allowed_domains = [urlsplit(self.site_url).hostname or "", share_host]
         self.archive = archive
+        # In a distributed crawl (crawler/distributed): the worker plans listed posts and takes the items.
+        self.worker = worker
         self.refetch_known = refetch_known
         self.today = datetime.now(SHANGHAI).date()
         # Names already planned in this run, so a post listed on four pages is looked up once. It grows
@@ -102,27 +105,32 @@ class SiteSpider(scrapy.Spider):
         kwargs.setdefault("follow_share", settings.getbool("FINEWS_FOLLOW_SHARE"))
         kwargs.setdefault("share_timeout", settings.getfloat("FINEWS_SHARE_TIMEOUT"))
         kwargs.setdefault("refetch_known", settings.getbool("FINEWS_FULL"))
-        kwargs.setdefault("archive", archive_for(crawler))
+        kwargs.setdefault("worker", worker_for(crawler))
+        if kwargs["worker"] is None:
+            kwargs.setdefault("archive", archive_for(crawler))
         spider = super().from_crawler(crawler, *args, **kwargs)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.worker is not None and not self.worker.finishes_crawl:
+            return  # it joins a crawl whose start requests ``finews crawl --redis`` pushed
         yield scrapy.Request(
             urljoin(self.site_url, "feed.xml"), callback=self.parse_feed, errback=self.listing_failed,
             priority=FEED_PRIORITY,
         )
         yield self._listing(self.site_url)
         yield self._listing(urljoin(self.site_url, "emnews/"))
-        if self.archive is not None:
+        planner = self.worker or self.archive
+        if planner is not None:
             # Some category pages are linked only from posts (/category/LME.html, from the market posts'
             # back links): an incremental run fetches no archived post, so it asks the archive for them.
-            for category in self.archive.categories():
+            for category in planner.categories():
                 yield scrapy.Request(
                     urljoin(self.site_url, f"category/{quote(category)}.html"), callback=self.parse_listing,
                     errback=self.guessed_listing_failed, priority=LISTING_PRIORITY,
                 )
             # What an earlier run discovered and did not archive (killed, stopped, failed): fetched first.
-            pending = self.archive.frontier()
+            pending = planner.frontier()
             self.crawler.stats.set_value("finews/frontier_at_start", len(pending))
             for link in pending:
                 self._planned.add(link.name)
@@ -147,10 +155,11 @@ class SiteSpider(scrapy.Spider):
                 links.append(link)
         if not links:
             return
-        if self.archive is None:
+        planner = self.worker or self.archive
+        if planner is None:
             fetch = links
         else:
-            plan = self.archive.plan_links(links, self.crawler.stats.get_value("finews/run_id"), self.refetch_known)
+            plan = planner.plan_links(links, self.crawler.stats.get_value("finews/run_id"), self.refetch_known)
             self.crawler.stats.inc_value("finews/skipped_known", plan.skipped_known)
             fetch = list(plan.fetch)
         for link in fetch:
@@ -169,6 +178,7 @@ class SiteSpider(scrapy.Spider):
                 )
         yield from self._posts_to_fetch(post_urls)
 
+    @settled
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("finews/listings_done")
         if not isinstance(response, TextResponse):
@@ -179,11 +189,13 @@ class SiteSpider(scrapy.Spider):
             yield self._listing(url)
         yield from self._posts_and_their_categories(posts)
 
+    @settled
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
         self.crawler.stats.inc_value("finews/listings_done")
         if isinstance(response, TextResponse):
             yield from self._posts_and_their_categories(feed_post_links(response.url, response.text))
 
+    @settled
     def parse_post(self, response: Response) -> Iterator[PostPage | FetchFailure | scrapy.Request]:
         if not isinstance(response, TextResponse):
             content_type = response.headers.get("Content-Type", b"").decode("latin-1")
@@ -219,6 +231,7 @@ class SiteSpider(scrapy.Spider):
         except InfoCodeError:
             return None
 
+    @settled
     def parse_share(self, response: Response, page: PostPage) -> Iterator[PostPage]:
         emnews = f"/{EMNEWS_CATEGORY}/" in urlsplit(page.url).path
         page.share_fetched_at = fetched_at(response.meta)
@@ -230,6 +243,7 @@ class SiteSpider(scrapy.Spider):
             self._share_text_missing(page)
         yield page
 
+    @settled
     def share_failed(self, failure: Failure) -> Iterator[PostPage]:
         page: PostPage = failure.request.cb_kwargs["page"]
         page.share_fetched_at = fetched_at(failure.request.meta)
@@ -249,14 +263,17 @@ class SiteSpider(scrapy.Spider):
             page.url, page.share_status,
         )
 
+    @settled
     def post_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         response = getattr(failure.value, "response", None)
         yield FetchFailure(failure.request.url, describe_failure(failure), response.body if response else b"")
 
+    @settled
     def guessed_listing_failed(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("finews/category_guess_missing")
         self.logger.info("No category page at %s (%s)", failure.request.url, describe_failure(failure))
 
+    @settled
     def listing_failed(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("finews/listing_failed")
         if failure.request.url.rstrip("/") == self.site_url.rstrip("/"):

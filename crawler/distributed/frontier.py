@@ -1,0 +1,151 @@
+"""The shared frontier: scrapy-redis's scheduler, each request taken under a lease until it is settled.
+
+scrapy-redis keeps the queue (a priority queue) and the duplicate filter in Redis; this scheduler changes
+how a request leaves the queue (atomically into a lease of this worker, crawler/distributed/shared.py),
+keeps the worker's heartbeat, returns the leases of workers whose heartbeat stopped, and decides when the
+spider may close: the worker of ``finews crawl --redis`` when the whole crawl is complete, any other
+worker after ``FINEWS_IDLE_EXIT`` seconds with nothing to take.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy_redis.scheduler import Scheduler
+from twisted.internet.task import LoopingCall
+
+from crawler.distributed.worker import LEASE_META, Worker, worker_for
+
+logger = logging.getLogger(__name__)
+
+
+class SharedFrontier(Scheduler):
+    """Takes requests from the Redis frontier under a lease (see the module docstring)."""
+
+    worker: Worker
+    crawler: Crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> SharedFrontier:
+        worker = worker_for(crawler)
+        if worker is None:
+            raise NotConfigured("SharedFrontier schedules only the crawlers of a distributed crawl")
+        scheduler: SharedFrontier = super().from_crawler(crawler)
+        settings = crawler.settings
+        scheduler.worker = worker
+        scheduler.crawler = crawler
+        scheduler.heartbeat_ttl = settings.getfloat("FINEWS_WORKER_TTL")
+        scheduler.idle_exit = settings.getfloat("FINEWS_IDLE_EXIT")
+        scheduler.poll_seconds = settings.getfloat("FINEWS_REDIS_POLL_SECONDS")
+        scheduler.idle_since = None
+        scheduler.loops = []
+        crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
+        return scheduler
+
+    def open(self, spider: Spider) -> None:
+        super().open(spider)
+        self.worker.stats = self.crawler.stats
+        # What the store pipeline sets in a single-process crawl: the run the counts and pages belong to.
+        self.crawler.stats.set_value("finews/run_id", self.worker.run_id)
+        self.beat()
+        # Made only now, once Scrapy's reactor is installed.
+        self.loops = [LoopingCall(self.beat), LoopingCall(self.wake)]
+        self.loops[0].start(self.heartbeat_ttl / 3, now=False)
+        self.loops[1].start(self.poll_seconds, now=False)
+
+    def close(self, reason: str) -> None:
+        for loop in self.loops:
+            if loop.running:
+                loop.stop()
+        self.worker.flush_counts()
+        returned = self.worker.shared.leave(self.worker.id)
+        if returned:
+            logger.info("Returned %d unfinished requests to the shared frontier", returned)
+        super().close(reason)
+
+    def beat(self) -> None:
+        """Renew this worker's heartbeat, add its counts, and return dead workers' requests."""
+        shared = self.worker.shared
+        shared.heartbeat(self.worker.id, self.heartbeat_ttl)
+        self.worker.flush_counts()
+        returned = shared.return_dead_leases()
+        if returned:
+            logger.warning("Returned %d requests of stopped workers to the shared frontier", returned)
+
+    def wake(self) -> None:
+        """Scrapy's engine looks at an idle scheduler again only every 5 s: requests that other workers
+        queue meanwhile, and the end of the crawl, are seen within ``FINEWS_REDIS_POLL_SECONDS`` instead.
+        (Scrapy has no public call for this; the engine's own next-call does it, and does nothing when the
+        engine is busy.)"""
+        slot = getattr(self.crawler.engine, "_slot", None)
+        if slot is not None:
+            slot.nextcall.schedule()
+
+    def enqueue_request(self, request: Request) -> bool:
+        # A leased request scheduled again (a retry, a redirect) passes its lease to its successor, which
+        # is queued (or already was): the old lease ends.
+        lease = request.meta.pop(LEASE_META, None)
+        queued = request.dont_filter or not self.df.request_seen(request)
+        if queued:
+            self.queue.push(request)
+            self.crawler.stats.inc_value("scheduler/enqueued/redis")
+        else:
+            self.df.log(request, self.spider)
+        if lease is not None:
+            self.worker.shared.settle(self.worker.id, lease, ())
+        return queued
+
+    def next_request(self) -> Request | None:
+        taken = self.worker.shared.take(self.worker.id)
+        if taken is None:
+            return None
+        lease, data = taken
+        self.idle_since = None
+        request: Request = self.queue._decode_request(data)
+        request.meta[LEASE_META] = lease
+        self.crawler.stats.inc_value("scheduler/dequeued/redis")
+        return request
+
+    def has_pending_requests(self) -> bool:
+        return self.worker.shared.queued() > 0
+
+    def spider_idle(self, spider: Spider) -> None:
+        self.worker.flush_counts()
+        shared = self.worker.shared
+        shared.return_dead_leases()
+        if self.worker.finishes_crawl:
+            if not shared.complete():
+                raise DontCloseSpider
+            return
+        if shared.run() is None and not shared.queued():
+            return  # the crawl was finished by ``finews crawl --redis``
+        now = time.monotonic()
+        if self.idle_since is None:
+            self.idle_since = now
+        if now - self.idle_since < self.idle_exit:
+            raise DontCloseSpider
+
+
+def distributed_settings(redis_url: str, prefix: str) -> dict[str, Any]:
+    """The Scrapy settings that make a crawler a worker of the distributed crawl under ``prefix``."""
+    return {
+        "SCHEDULER": "crawler.distributed.frontier.SharedFrontier",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:dupefilter",
+        # The frontier outlives every worker: only ``finews crawl --redis`` starts a run afresh.
+        "SCHEDULER_PERSIST": True,
+        "REDIS_URL": redis_url,
+        "FINEWS_REDIS_URL": redis_url,
+        "FINEWS_REDIS_PREFIX": prefix,
+        # A worker keeps no JOBDIR: its queue is the shared one.
+        "JOBDIR": None,
+        # Items never reach a worker's pipelines: they are handed off to the ingest (Worker.settle).
+        "ITEM_PIPELINES": {},
+    }

@@ -1,0 +1,284 @@
+"""What the processes of one distributed crawl share in Redis, and every operation on it.
+
+Keys, under a prefix (``FINEWS_REDIS_PREFIX``, default ``finews``):
+
+- ``P:requests``: the frontier, scrapy-redis's priority queue (a sorted set of pickled requests);
+- ``P:dupefilter``: fingerprints of the requests this run has scheduled (scrapy-redis's RFPDupeFilter);
+- ``P:items``: records handed to the ingest, oldest first (pickled; see ``Record``);
+- ``P:known``: names and infoCodes already archived, which a worker skips before any request;
+- ``P:run``: the run the workers join (site, run id, mode), published by ``finews crawl --redis``;
+- ``P:stats``: the workers' counts for ``crawl_runs`` (requests, skipped_known, errors);
+- ``P:workers``: worker ids; ``P:alive:ID`` a worker's heartbeat, a key that expires unless renewed;
+- ``P:leases:ID`` and ``P:scores:ID``: requests worker ID has taken and not settled (lease id → the
+  pickled request, and its frontier score), so a dead worker's requests go back exactly as they were.
+
+Whatever moves work from one key to another is one Lua script or one MULTI transaction: a worker killed
+at any instant leaves every request in exactly one place (the frontier, a lease, or handed off).
+Redis is trusted like the archive's own disk: requests and records are pickled, as scrapy-redis pickles
+its queue, so the Redis server must not be reachable by anyone who should not run code on the workers.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Union
+
+from redis import Redis
+
+from crawler.items import FetchFailure
+from crawler.pages.post import PostPage
+from pipelines.archive import FetchedPage, PostLink
+
+# Members of P:known are added and read in batches of this many (one round trip each).
+KNOWN_BATCH = 5_000
+# The crawl_runs counts the workers add to, and the Scrapy stats they come from.
+WORKER_COUNTS = {
+    "requests": "downloader/request_count",
+    "skipped_known": "finews/skipped_known",
+    "errors": "log_count/ERROR",
+}
+SITE_UNREACHABLE = "site_unreachable"
+
+
+@dataclass(frozen=True)
+class SeenLinks:
+    """Listed posts a worker skipped because the archive holds them: the ingest marks them seen."""
+
+    links: tuple[PostLink, ...]
+    run_id: int | None
+
+
+# What a worker hands to the ingest: a post page read (with its share text, when fetched), a post page that
+# could not be fetched or read, a page as received (the archive's ``pages``), or posts skipped as known.
+Record = Union[PostPage, FetchFailure, FetchedPage, SeenLinks]
+
+# KEYS: frontier, leases, scores, lease counter. The best request (lowest score) moves to a new lease.
+_TAKE = """
+local best = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #best == 0 then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+local lease = tostring(redis.call('INCR', KEYS[4]))
+redis.call('HSET', KEYS[2], lease, best[1])
+redis.call('HSET', KEYS[3], lease, best[2])
+return {lease, best[1]}
+"""
+
+# KEYS: frontier, workers; ARGV: key prefix, the worker to return (or '' for every worker whose heartbeat
+# has expired). Returns how many requests went back to the frontier.
+_RETURN_LEASES = """
+local returned = 0
+local workers = {}
+if ARGV[2] ~= '' then workers = {ARGV[2]} else workers = redis.call('SMEMBERS', KEYS[2]) end
+for _, worker in ipairs(workers) do
+  if ARGV[2] ~= '' or redis.call('EXISTS', ARGV[1] .. ':alive:' .. worker) == 0 then
+    local leases = ARGV[1] .. ':leases:' .. worker
+    local scores = ARGV[1] .. ':scores:' .. worker
+    local held = redis.call('HGETALL', leases)
+    for i = 1, #held, 2 do
+      local score = redis.call('HGET', scores, held[i]) or '0'
+      redis.call('ZADD', KEYS[1], score, held[i + 1])
+      returned = returned + 1
+    end
+    redis.call('DEL', leases, scores)
+    redis.call('SREM', KEYS[2], worker)
+  end
+end
+return returned
+"""
+
+# KEYS: frontier, items, workers; ARGV: key prefix. 1 when no work is left anywhere: nothing queued,
+# nothing handed off and not yet written, no request held by any worker.
+_COMPLETE = """
+if redis.call('ZCARD', KEYS[1]) > 0 or redis.call('LLEN', KEYS[2]) > 0 then return 0 end
+for _, worker in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if redis.call('HLEN', ARGV[1] .. ':leases:' .. worker) > 0 then return 0 end
+end
+return 1
+"""
+
+
+def _unpickled(raw: bytes) -> Record | None:
+    """A record, or None when the bytes are not one this version can read (the ingest logs and skips it)."""
+    try:
+        return pickle.loads(raw)
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError):
+        return None
+
+
+def new_worker_id() -> str:
+    """Unique across machines and restarts: the host, the pid, and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class SharedCrawl:
+    """One distributed crawl's state in Redis (see the module docstring for its keys)."""
+
+    def __init__(self, server: Redis, prefix: str) -> None:
+        self.server = server
+        self.prefix = prefix
+        self.requests_key = f"{prefix}:requests"
+        self.dupefilter_key = f"{prefix}:dupefilter"
+        self.items_key = f"{prefix}:items"
+        self.known_key = f"{prefix}:known"
+        self.run_key = f"{prefix}:run"
+        self.stats_key = f"{prefix}:stats"
+        self.workers_key = f"{prefix}:workers"
+        self._take = server.register_script(_TAKE)
+        self._return_leases = server.register_script(_RETURN_LEASES)
+        self._complete = server.register_script(_COMPLETE)
+
+    @classmethod
+    def connect(cls, url: str, prefix: str) -> SharedCrawl:
+        """Raises redis.ConnectionError (or ValueError for a malformed URL) when it cannot be reached."""
+        server = Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
+        server.ping()
+        return cls(server, prefix)
+
+    def _leases_key(self, worker: str) -> str:
+        return f"{self.prefix}:leases:{worker}"
+
+    def _scores_key(self, worker: str) -> str:
+        return f"{self.prefix}:scores:{worker}"
+
+    def _alive_key(self, worker: str) -> str:
+        return f"{self.prefix}:alive:{worker}"
+
+    # The run ----------------------------------------------------------------------------------
+
+    def publish_run(self, run: Mapping[str, str | int], *, resume: bool) -> None:
+        """Open ``run`` to workers. A new run forgets what the last one scheduled and counted; requests
+        it left queued stay (a post queued twice is fetched twice, and archived once)."""
+        with self.server.pipeline(transaction=True) as pipe:
+            if not resume:
+                pipe.delete(self.dupefilter_key, self.stats_key)
+            pipe.delete(self.run_key)
+            pipe.hset(self.run_key, mapping=dict(run))
+            pipe.execute()
+
+    def run(self) -> dict[str, str] | None:
+        """The published run, or None before ``finews crawl --redis`` has published one."""
+        fields = self.server.hgetall(self.run_key)
+        return {key.decode(): value.decode() for key, value in fields.items()} or None
+
+    def close_run(self) -> None:
+        self.server.delete(self.run_key)
+
+    # Known posts ------------------------------------------------------------------------------
+
+    def seed_known(self, keys: Iterable[str]) -> int:
+        """Replace P:known with ``keys`` (the archive's, read as it is now); returns how many were given."""
+        count = 0
+        batch: list[str] = []
+        self.server.delete(self.known_key)
+        for key in keys:
+            batch.append(key)
+            if len(batch) == KNOWN_BATCH:
+                count += self._add_known(batch)
+                batch = []
+        return count + self._add_known(batch)
+
+    def _add_known(self, keys: Sequence[str]) -> int:
+        if keys:
+            self.server.sadd(self.known_key, *keys)
+        return len(keys)
+
+    def known_links(self, links: Sequence[PostLink]) -> list[bool]:
+        """For each link: is its name or infoCode known?"""
+        if not links:
+            return []
+        with self.server.pipeline(transaction=False) as pipe:
+            pipe.smismember(self.known_key, [link.name for link in links])
+            pipe.smismember(self.known_key, [link.info_code or "" for link in links])
+            by_name, by_code = pipe.execute()
+        return [bool(name) or bool(code) for name, code in zip(by_name, by_code)]
+
+    # The frontier and its leases --------------------------------------------------------------
+
+    def take(self, worker: str) -> tuple[str, bytes] | None:
+        """The best queued request, now leased to ``worker``: (lease id, the pickled request)."""
+        taken = self._take(keys=[self.requests_key, self._leases_key(worker), self._scores_key(worker),
+                                 f"{self.prefix}:lease-ids"])
+        if not taken:
+            return None
+        lease, request = taken
+        return lease.decode(), request
+
+    def settle(
+        self, worker: str, lease: str | None, records: Sequence[Record], counts: Mapping[str, int] | None = None
+    ) -> None:
+        """Hand off what a request gave, end its lease, and add to the run's counts, in one transaction."""
+        with self.server.pipeline(transaction=True) as pipe:
+            for name, value in (counts or {}).items():
+                if value:
+                    pipe.hincrby(self.stats_key, name, value)
+            if records:
+                pipe.rpush(self.items_key, *(pickle.dumps(record, pickle.HIGHEST_PROTOCOL) for record in records))
+            if lease is not None:
+                pipe.hdel(self._leases_key(worker), lease)
+                pipe.hdel(self._scores_key(worker), lease)
+            pipe.execute()
+
+    def hand_off(self, records: Sequence[Record]) -> None:
+        self.settle("", None, records)
+
+    def heartbeat(self, worker: str, ttl_seconds: float) -> None:
+        with self.server.pipeline(transaction=True) as pipe:
+            pipe.sadd(self.workers_key, worker)
+            pipe.set(self._alive_key(worker), b"1", px=max(1, int(ttl_seconds * 1000)))
+            pipe.execute()
+
+    def leave(self, worker: str) -> int:
+        """``worker`` stops: what it still holds goes back to the frontier. Returns how many requests."""
+        returned = int(self._return_leases(keys=[self.requests_key, self.workers_key], args=[self.prefix, worker]))
+        self.server.delete(self._alive_key(worker))
+        return returned
+
+    def return_dead_leases(self) -> int:
+        """The requests of every worker whose heartbeat expired go back to the frontier; how many."""
+        return int(self._return_leases(keys=[self.requests_key, self.workers_key], args=[self.prefix, ""]))
+
+    def queued(self) -> int:
+        return int(self.server.zcard(self.requests_key))
+
+    def complete(self) -> bool:
+        """Nothing queued, nothing held by a worker, nothing handed off and not yet written."""
+        return bool(self._complete(keys=[self.requests_key, self.items_key, self.workers_key], args=[self.prefix]))
+
+    # Records for the ingest -------------------------------------------------------------------
+
+    def peek_records(self, limit: int) -> list[Record | None]:
+        """The oldest ``limit`` records, left in place until ``ack_records``: a writer killed before its
+        commit leaves them for the next one."""
+        return [_unpickled(raw) for raw in self.server.lrange(self.items_key, 0, limit - 1)]
+
+    def ack_records(self, count: int, known: Iterable[str]) -> None:
+        """The oldest ``count`` records are committed to the archive: drop them and make ``known`` known."""
+        keys = [key for key in known if key]
+        with self.server.pipeline(transaction=True) as pipe:
+            pipe.ltrim(self.items_key, count, -1)
+            if keys:
+                pipe.sadd(self.known_key, *keys)
+            pipe.execute()
+
+    # Counts -----------------------------------------------------------------------------------
+
+    def add_counts(self, counts: Mapping[str, int], site_unreachable: str | None = None) -> None:
+        with self.server.pipeline(transaction=True) as pipe:
+            for name, value in counts.items():
+                if value:
+                    pipe.hincrby(self.stats_key, name, value)
+            if site_unreachable:
+                pipe.hset(self.stats_key, SITE_UNREACHABLE, site_unreachable)
+            pipe.execute()
+
+    def counts(self) -> dict[str, Any]:
+        fields = {key.decode(): value.decode() for key, value in self.server.hgetall(self.stats_key).items()}
+        counts: dict[str, Any] = {name: int(fields.get(name, 0)) for name in WORKER_COUNTS}
+        if SITE_UNREACHABLE in fields:
+            counts[SITE_UNREACHABLE] = fields[SITE_UNREACHABLE]
+        return counts

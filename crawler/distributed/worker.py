@@ -1,0 +1,143 @@
+"""One crawler's part in a distributed crawl: its id, its leases, what it hands off, what it skips.
+
+The site spider asks a ``Worker`` (instead of the archive, which a worker on another machine cannot open)
+which listed posts to fetch, and gives it what each request produced: ``settled`` wraps every callback
+and errback so that the items a request gave are handed to the ingest, and its lease ended, in one Redis
+transaction once the request's output is over, whether it ended normally or raised.
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.statscollectors import StatsCollector
+from twisted.python.failure import Failure
+
+from crawler.items import FetchFailure
+from crawler.pages.post import PostPage
+from crawler.distributed.shared import WORKER_COUNTS, Record, SeenLinks, SharedCrawl, new_worker_id
+from pipelines.archive import FetchedPage, LinkPlan, PostLink
+
+# The request meta key holding the id of the lease a request was taken under.
+LEASE_META = "finews_lease"
+SpiderT = TypeVar("SpiderT")
+
+
+class Worker:
+    """What one crawler does in the shared crawl; one per crawler (``worker_for``)."""
+
+    def __init__(
+        self, shared: SharedCrawl, worker_id: str, *, run_id: int | None, finishes_crawl: bool,
+        categories: Iterable[str] = (), pending: Iterable[PostLink] = (),
+    ) -> None:
+        self.shared = shared
+        self.id = worker_id
+        self.run_id = run_id
+        # ``finews crawl --redis``'s own worker: it pushed the start requests, and stops only when the
+        # whole crawl is complete; any other worker stops when idle for long enough.
+        self.finishes_crawl = finishes_crawl
+        self.start_categories = list(categories)
+        self.start_pending = list(pending)
+        self._counted: dict[str, int] = dict.fromkeys(WORKER_COUNTS, 0)
+        # The crawler's stats, once it runs (set by its scheduler).
+        self.stats: StatsCollector | None = None
+        # Post pages and fetch failures this worker handed to the ingest.
+        self.handed_off = 0
+
+    # The site spider's planner ----------------------------------------------------------------
+
+    def plan_links(self, links: list[PostLink], run_id: int | None, refetch_known: bool = False) -> LinkPlan:
+        """Like ``Archive.plan_links``, against the names and infoCodes the archive had at the run's start
+        and those written since; the known ones are handed off to be marked seen."""
+        known = self.shared.known_links(links)
+        seen = tuple(link for link, is_known in zip(links, known) if is_known)
+        if seen:
+            self.shared.hand_off([SeenLinks(seen, run_id)])
+        if refetch_known:
+            return LinkPlan(tuple(links), 0)
+        return LinkPlan(tuple(link for link, is_known in zip(links, known) if not is_known), len(seen))
+
+    def categories(self) -> list[str]:
+        return self.start_categories
+
+    def frontier(self) -> list[PostLink]:
+        return self.start_pending
+
+    # Leases and hand-off ----------------------------------------------------------------------
+
+    def settle(self, request: Request, outputs: Iterable[Any] | None) -> Iterator[Request]:
+        """Pass ``outputs``' requests on (they reach the frontier as they come); keep its items, and at
+        the end hand them off with the end of ``request``'s lease, in one transaction."""
+        records: list[Record] = []
+        try:
+            for output in outputs or ():
+                if isinstance(output, Request):
+                    yield output
+                else:
+                    records.append(output)
+        finally:
+            self.handed_off += sum(1 for record in records if isinstance(record, (PostPage, FetchFailure)))
+            self.shared.settle(self.id, request.meta.get(LEASE_META), records, self._count_deltas())
+
+    def save_page(self, page: FetchedPage, run_id: int | None) -> bool:
+        """The page recorder's sink in a worker: the page goes to the ingest, which stores it."""
+        self.shared.hand_off([page])
+        return True
+
+    def _count_deltas(self) -> dict[str, int]:
+        """What this crawler counted since it last told Redis (with each settled request, and on its
+        heartbeat), so the run's counts are whole once every request is settled."""
+        if self.stats is None:
+            return {}
+        deltas = {}
+        for name, stat in WORKER_COUNTS.items():
+            value = int(self.stats.get_value(stat, 0))
+            deltas[name] = value - self._counted[name]
+            self._counted[name] = value
+        return deltas
+
+    def flush_counts(self) -> None:
+        unreachable = self.stats.get_value("finews/site_unreachable") if self.stats is not None else None
+        self.shared.add_counts(self._count_deltas(), unreachable)
+
+
+_WORKERS: weakref.WeakKeyDictionary[Crawler, Worker] = weakref.WeakKeyDictionary()
+
+
+def attach_worker(crawler: Crawler, worker: Worker) -> None:
+    """Make ``worker`` the crawler's part in a distributed crawl (before the crawl starts)."""
+    _WORKERS[crawler] = worker
+
+
+def worker_for(crawler: Crawler) -> Worker | None:
+    """The crawler's worker, None when it is not part of a distributed crawl."""
+    return _WORKERS.get(crawler)
+
+
+def make_worker(shared: SharedCrawl, *, run_id: int | None, finishes_crawl: bool, **start: Any) -> Worker:
+    return Worker(shared, new_worker_id(), run_id=run_id, finishes_crawl=finishes_crawl, **start)
+
+
+def settled(method: Callable[..., Any]) -> Callable[..., Any]:
+    """A spider callback or errback whose output, in a distributed crawl, settles the request's lease.
+
+    Scrapy passes an errback's output straight to the engine, past the spider middlewares, so the
+    wrapping is here, on each method, rather than in a middleware. Outside a distributed crawl the
+    method is called as it is.
+    """
+
+    @functools.wraps(method)
+    def wrapper(spider: Any, result: Response | Failure, *args: Any, **kwargs: Any) -> Any:
+        outputs = method(spider, result, *args, **kwargs)
+        worker = spider.worker
+        if worker is None:
+            return outputs
+        return worker.settle(result.request, outputs)
+
+    return wrapper

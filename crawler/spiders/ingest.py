@@ -1,0 +1,97 @@
+"""The ingest: the one writer of a distributed crawl, reading what the workers handed off in Redis.
+
+It makes no request. Its ``start()`` yields the workers' post pages and fetch failures as items, in the
+order they were handed off, through the project's pipelines (normalize, validate, dedupe, store, front
+matter): the same code a single-process crawl runs, so the archive means the same. Pages as received and
+posts skipped as known are written to the archive directly. A batch leaves Redis only once the archive
+has committed it; the store is idempotent, so a batch written again after a kill is the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import task
+
+from crawler.distributed.shared import SeenLinks, SharedCrawl
+from crawler.items import FetchFailure
+from crawler.pages.post import PostPage
+from crawler.spiders.site import post_link
+from pipelines.archive import Archive, FetchedPage, archive_for
+
+# Records taken from Redis at a time; each batch is one commit of the archive.
+INGEST_BATCH = 200
+# How long the ingest waits for the pipelines to finish a batch before looking again.
+SETTLE_POLL_SECONDS = 0.005
+
+
+async def pause(seconds: float) -> None:
+    # Imported here: importing the reactor at module level would install Twisted's default one before Scrapy's.
+    from twisted.internet import reactor
+
+    await maybe_deferred_to_future(task.deferLater(reactor, seconds))
+
+
+class IngestSpider(scrapy.Spider):
+    name = "ingest"
+    custom_settings: dict[str, Any] = {"FINEWS_STORE_PAGES": False, "ROBOTSTXT_OBEY": False}
+
+    def __init__(
+        self, shared: SharedCrawl, archive: Archive, run_id: int | None, poll_seconds: float = 0.2, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.shared = shared
+        self.archive = archive
+        self.run_id = run_id
+        self.poll_seconds = poll_seconds
+        # Set when the crawl's own worker has closed: then an empty, complete frontier means the end.
+        self.crawl_over = False
+        self._in_pipelines = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> IngestSpider:
+        kwargs.setdefault("archive", archive_for(crawler))
+        kwargs.setdefault("run_id", crawler.settings.getint("FINEWS_RUN_ID") or None)
+        kwargs.setdefault("poll_seconds", crawler.settings.getfloat("FINEWS_REDIS_POLL_SECONDS"))
+        spider: IngestSpider = super().from_crawler(crawler, *args, **kwargs)
+        for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
+            crawler.signals.connect(spider._left_pipelines, signal=signal)
+        return spider
+
+    def _left_pipelines(self, **_kwargs: Any) -> None:
+        self._in_pipelines -= 1
+
+    async def start(self) -> AsyncIterator[PostPage | FetchFailure]:
+        while True:
+            records = self.shared.peek_records(INGEST_BATCH)
+            if not records:
+                if self.crawl_over and self.shared.complete():
+                    return
+                await pause(self.poll_seconds)
+                continue
+            known: list[str] = []
+            for record in records:
+                if isinstance(record, SeenLinks):
+                    self.archive.mark_seen(record.links, record.run_id)
+                elif isinstance(record, FetchedPage):
+                    self.archive.save_page(record, self.run_id)
+                elif isinstance(record, (PostPage, FetchFailure)):
+                    if isinstance(record, PostPage):
+                        # Read, archived or rejected: either way no worker fetches it again this run.
+                        link = post_link(record.url)
+                        known += [link.name, link.info_code or ""]
+                    self._in_pipelines += 1
+                    self.crawler.stats.inc_value("finews/ingested")
+                    yield record
+                else:
+                    self.logger.error("Skipped a record in Redis that is not one a worker hands off: %r", record)
+                    self.crawler.stats.inc_value("finews/unreadable_records")
+            while self._in_pipelines > 0:
+                await pause(SETTLE_POLL_SECONDS)
+            self.archive.commit()
+            self.shared.ack_records(len(records), known)
