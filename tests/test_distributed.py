@@ -1,0 +1,218 @@
+"""The distributed crawl end to end: a real redis-server, the replica on loopback, ``finews crawl --redis``
+and ``finews worker`` as real processes, real SQLite files; compared with a single-process crawl."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from crawler.postfile import parse_post_file
+from crawler.replica.generate import SyntheticSite, generate_site
+from crawler.replica.render import render_site
+from crawler.replica.server import ReplicaServer
+from tests.redis_server import RedisServer, needs_redis
+from tests.test_crawl import ROOT, finews, rows
+
+pytestmark = needs_redis
+
+POSTS = 2_000
+# Killed worker's requests come back this long after its last heartbeat (FINEWS_WORKER_TTL).
+TTL = "2"
+RUN_TIMEOUT = 300
+
+
+def finews_process(*args: str, cwd: Path, proxy: str, log: Path) -> subprocess.Popen[str]:
+    """``finews`` started in the background (as an operator starts workers), its output to ``log``."""
+    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
+    env["PYTHONPATH"] = str(ROOT)
+    env["http_proxy"] = proxy
+    return subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", *args], cwd=cwd, env=env, text=True,
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+
+
+def finished(process: subprocess.Popen[str], log: Path) -> str:
+    """Wait for ``process``; its output. Fails the test with that output if it did not exit 0."""
+    code = process.wait(timeout=RUN_TIMEOUT)
+    output = log.read_text()
+    assert code == 0, output
+    return output
+
+
+def posts_and_hashes(output: Path) -> set[tuple[str, str]]:
+    return {(row["info_code"], row["content_hash"]) for row in rows(output / "archive.db", "SELECT * FROM posts")}
+
+
+def files(output: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in (output / "_posts").iterdir()}
+
+
+@pytest.fixture(scope="module")
+def site() -> SyntheticSite:
+    return generate_site(POSTS)
+
+
+@pytest.fixture(scope="module")
+def replica(site: SyntheticSite) -> Iterator[ReplicaServer]:
+    with ReplicaServer(render_site(parse_post_file(name, text) for name, text in site.files)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def two_workers(replica: ReplicaServer, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory):
+    """The same replica crawled by one process, and by ``finews crawl --redis`` with one more worker."""
+    work = tmp_path_factory.mktemp("distributed")
+    single = finews("crawl", "--output", "single", cwd=work, proxy=replica.proxy_url, timeout=RUN_TIMEOUT)
+    assert single.returncode == 0, single.stderr
+    redis_server.flush()
+    requests_before = len(replica.requests)
+    crawl = finews_process("crawl", "--redis", redis_server.url, "--output", "shared", cwd=work,
+                           proxy=replica.proxy_url, log=work / "crawl.log")
+    worker = finews_process("worker", "--redis", redis_server.url, "--idle-exit", "10", cwd=work,
+                            proxy=replica.proxy_url, log=work / "worker.log")
+    crawl_output = finished(crawl, work / "crawl.log")
+    worker_output = finished(worker, work / "worker.log")
+    requested = replica.requests[requests_before:]
+    return work, crawl_output, worker_output, requested
+
+
+def test_two_workers_archive_what_one_process_archives(site, two_workers):
+    work, crawl_output, worker_output, _requested = two_workers
+    assert posts_and_hashes(work / "shared") == posts_and_hashes(work / "single")
+    assert {code for code, _hash in posts_and_hashes(work / "shared")} == set(site.valid_info_codes)
+    assert files(work / "shared") == files(work / "single")
+    for table, key in (("post_urls", "url, kind, info_code"), ("rejects", "url, reason"), ("pages", "url, status")):
+        query = f"SELECT {key} FROM {table}"
+        assert rows(work / "shared" / "archive.db", query) and sorted(
+            map(tuple, map(dict.values, rows(work / "shared" / "archive.db", query)))
+        ) == sorted(map(tuple, map(dict.values, rows(work / "single" / "archive.db", query))))
+    assert " finished: " in crawl_output, crawl_output
+    # Both processes did part of the work.
+    handed_off = int(worker_output.split(" posts handed off")[0].rsplit(" ", 1)[1])
+    assert 0 < handed_off < POSTS, worker_output
+
+
+def test_no_page_is_fetched_twice_across_workers(two_workers):
+    _work, _crawl, _worker, requested = two_workers
+    post_pages = [url for url in requested if url.endswith(".html") and "/20" in url]
+    assert post_pages and not [url for url, times in Counter(post_pages).items() if times > 1]
+
+
+def test_the_run_is_recorded_once_with_both_workers_counts(two_workers):
+    work, _crawl, _worker, requested = two_workers
+    (run,) = rows(work / "shared" / "archive.db", "SELECT * FROM crawl_runs")
+    assert run["status"] == "finished" and run["exit_code"] == 0
+    assert run["new"] == len(posts_and_hashes(work / "shared")) and run["rejected"] == 2
+    # Each worker's requests, robots.txt included, added to the one run: all the replica answered.
+    assert run["requests"] == len(requested)
+
+
+def test_a_second_distributed_run_fetches_no_archived_post(replica, redis_server, two_workers):
+    work, *_ = two_workers
+    before = len(replica.requests)
+    crawl = finews_process("crawl", "--redis", redis_server.url, "--output", "shared", cwd=work,
+                           proxy=replica.proxy_url, log=work / "again.log")
+    worker = finews_process("worker", "--redis", redis_server.url, "--idle-exit", "5", cwd=work,
+                            proxy=replica.proxy_url, log=work / "again-worker.log")
+    finished(crawl, work / "again.log")
+    finished(worker, work / "again-worker.log")
+    fetched_posts = [url for url in replica.requests[before:] if "/20" in url and url.endswith(".html")]
+    assert fetched_posts == []
+    last = rows(work / "shared" / "archive.db", "SELECT * FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+    assert last["new"] == 0 and last["skipped_known"] >= len(posts_and_hashes(work / "shared"))
+    # Every archived post was seen by this run, whichever worker read the listing.
+    stale = rows(work / "shared" / "archive.db", f"SELECT name FROM posts WHERE last_seen_run != {last['id']}")
+    assert stale == []
+
+
+@pytest.fixture
+def slow_replica() -> Iterator[tuple[SyntheticSite, ReplicaServer]]:
+    site = generate_site(400, seed=7)
+    with ReplicaServer(render_site(parse_post_file(name, text) for name, text in site.files), delay=0.03) as server:
+        yield site, server
+
+
+def _leases_of(redis_server: RedisServer, pid: int) -> tuple[str, int] | None:
+    client = redis_server.client()
+    for member in client.smembers("finews:workers"):
+        worker = member.decode()
+        if worker.split(":")[-2] == str(pid):
+            return worker, int(client.hlen(f"finews:leases:{worker}"))
+    return None
+
+
+def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(slow_replica, redis_server, tmp_path):
+    site, replica = slow_replica
+    redis_server.flush()
+    ttl = ("-s", f"FINEWS_WORKER_TTL={TTL}")
+    crawl = finews_process("crawl", "--redis", redis_server.url, "--output", "out", *ttl, cwd=tmp_path,
+                           proxy=replica.proxy_url, log=tmp_path / "crawl.log")
+    victim = finews_process("worker", "--redis", redis_server.url, *ttl, cwd=tmp_path, proxy=replica.proxy_url,
+                            log=tmp_path / "victim.log")
+    survivor = finews_process("worker", "--redis", redis_server.url, *ttl, "--idle-exit", "10", cwd=tmp_path,
+                              proxy=replica.proxy_url, log=tmp_path / "survivor.log")
+    deadline = time.monotonic() + 60
+    held = None
+    while time.monotonic() < deadline:
+        held = _leases_of(redis_server, victim.pid)
+        archived = (tmp_path / "out" / "archive.db").exists() and _count_posts(tmp_path / "out")
+        if held and held[1] > 0 and archived and archived > 40:
+            break
+        time.sleep(0.05)
+    assert held and held[1] > 0, "the victim never held a request"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    crawl_output = finished(crawl, tmp_path / "crawl.log")
+    finished(survivor, tmp_path / "survivor.log")
+    archived = {row["info_code"] for row in rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")}
+    assert archived == set(site.valid_info_codes), crawl_output
+    assert len(list((tmp_path / "out" / "_posts").iterdir())) == len(archived)
+    assert not list((tmp_path / "out" / "_posts").glob(".tmp-*"))
+    # What the victim held went back to the frontier and was fetched by the others.
+    client = redis_server.client()
+    assert client.hlen(f"finews:leases:{held[0]}") == 0 and not client.sismember("finews:workers", held[0])
+    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
+    assert run["status"] == "finished" and run["new"] == len(archived)
+
+
+def _count_posts(output: Path) -> int:
+    db = sqlite3.connect(f"file:{output / 'archive.db'}?mode=ro", uri=True, timeout=5)
+    try:
+        return int(db.execute("SELECT count(*) FROM posts").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        db.close()
+
+
+def test_a_worker_with_no_crawl_to_join_exits_after_idle_exit(redis_server, tmp_path):
+    redis_server.flush()
+    started = time.monotonic()
+    result = finews("worker", "--redis", redis_server.url, "--idle-exit", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no crawl to join" in result.stdout and time.monotonic() - started < 30
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path):
+    result = finews("crawl", "--redis", "redis://127.0.0.1:1/0", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "Redis at redis://127.0.0.1:1/0 cannot be reached" in result.stderr
+    worker = finews("worker", "--redis", "redis://127.0.0.1:1/0", cwd=tmp_path)
+    assert worker.returncode == 1 and "cannot be reached" in worker.stderr
