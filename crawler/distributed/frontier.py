@@ -10,18 +10,24 @@ worker after ``FINEWS_IDLE_EXIT`` seconds with nothing to take.
 from __future__ import annotations
 
 import logging
+import warnings
 import time
 from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
 from scrapy_redis.scheduler import Scheduler
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet.task import LoopingCall
 
+from crawler.distributed.shared import RUN_GOES_ON
 from crawler.distributed.worker import LEASE_META, Worker, worker_for
 
 logger = logging.getLogger(__name__)
+# scrapy-redis 0.9 logs "Resuming crawl" through the deprecated Spider.log(): a warning on every worker's
+# stderr (which cron mails) about code that is not ours.
+warnings.filterwarnings("ignore", message=r"Spider\.log\(\) is deprecated", category=ScrapyDeprecationWarning)
 
 
 class SharedFrontier(Scheduler):
@@ -43,6 +49,7 @@ class SharedFrontier(Scheduler):
         scheduler.idle_exit = settings.getfloat("FINEWS_IDLE_EXIT")
         scheduler.poll_seconds = settings.getfloat("FINEWS_REDIS_POLL_SECONDS")
         scheduler.idle_since = None
+        scheduler.stopping = False
         scheduler.loops = []
         crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
         return scheduler
@@ -82,9 +89,23 @@ class SharedFrontier(Scheduler):
         queue meanwhile, and the end of the crawl, are seen within ``FINEWS_REDIS_POLL_SECONDS`` instead.
         (Scrapy has no public call for this; the engine's own next-call does it, and does nothing when the
         engine is busy.)"""
+        if not self.worker.finishes_crawl and not self._run_goes_on():
+            return
         slot = getattr(self.crawler.engine, "_slot", None)
         if slot is not None:
             slot.nextcall.schedule()
+
+    def _run_goes_on(self) -> bool:
+        """False once the run this worker joined is over (finished, or ``finews crawl --redis`` stopped):
+        the worker then stops as on SIGTERM, and what it still holds goes back to the frontier."""
+        run = self.worker.shared.run()
+        if run is not None and run.get("status") == RUN_GOES_ON and int(run["run_id"]) == self.worker.run_id:
+            return True
+        if not self.stopping:
+            self.stopping = True
+            logger.info("The run this worker joined is over: stopping")
+            deferred_from_coro(self.crawler.stop_async())
+        return False
 
     def enqueue_request(self, request: Request) -> bool:
         # A leased request scheduled again (a retry, a redirect) passes its lease to its successor, which
@@ -122,8 +143,6 @@ class SharedFrontier(Scheduler):
             if not shared.complete():
                 raise DontCloseSpider
             return
-        if shared.run() is None and not shared.queued():
-            return  # the crawl was finished by ``finews crawl --redis``
         now = time.monotonic()
         if self.idle_since is None:
             self.idle_since = now

@@ -14,7 +14,7 @@ from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
 from crawler.distributed.frontier import distributed_settings
-from crawler.distributed.shared import SITE_UNREACHABLE, SharedCrawl
+from crawler.distributed.shared import RUN_GOES_ON, SITE_UNREACHABLE, SharedCrawl
 from crawler.distributed.worker import attach_worker, make_worker
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.runner import (
@@ -74,7 +74,8 @@ def run_distributed_crawl(
             shared.seed_known(archive.known_keys())
         finally:
             archive.close()
-        shared.publish_run({"site": site_url, "run_id": run.run_id, "mode": run.mode}, resume=run.resumed)
+        shared.publish_run({"site": site_url, "run_id": run.run_id, "mode": run.mode, "status": RUN_GOES_ON},
+                           resume=run.resumed)
         base.setdict({"FINEWS_RUN_ID": run.run_id, "FINEWS_FULL": run.mode == "full", "JOBDIR": None},
                      priority="cmdline")
         process = CrawlerProcess(base)
@@ -92,10 +93,11 @@ def run_distributed_crawl(
         worker_crawler.signals.connect(crawl_over, signal=signals.spider_closed, weak=False)
         process.crawl(worker_crawler)
         process.crawl(ingest_crawler, shared=shared)
+        stop_signal: int | None = None
         try:
             stop_signal = run_process(process, base)
         finally:
-            shared.close_run()
+            shared.close_run("over" if stop_signal is None else "interrupted")
         counts = shared.counts()
         unreachable = counts.pop(SITE_UNREACHABLE, None)
         archive = open_archive(output)
@@ -135,10 +137,10 @@ def run_worker(redis_url: str, overrides: dict[str, Any] | None = None) -> Worke
     prefix = probe["FINEWS_REDIS_PREFIX"]
     shared = connect(redis_url, prefix)
     run = shared.run()
-    while run is None and time.monotonic() - started < probe.getfloat("FINEWS_IDLE_EXIT"):
+    while (run is None or run.get("status") != RUN_GOES_ON) and time.monotonic() - started < probe.getfloat("FINEWS_IDLE_EXIT"):
         time.sleep(probe.getfloat("FINEWS_REDIS_POLL_SECONDS"))
         run = shared.run()
-    if run is None:
+    if run is None or run.get("status") != RUN_GOES_ON:
         return WorkerSummary(None, None, EXIT_OK, None, 0, 0, time.monotonic() - started)
     run_id = int(run["run_id"])
     settings = crawl_settings(run["site"], Path("."), overrides)

@@ -43,6 +43,8 @@ WORKER_COUNTS = {
     "errors": "log_count/ERROR",
 }
 SITE_UNREACHABLE = "site_unreachable"
+# P:run's status while workers should work; ``finews crawl --redis`` sets another when it stops.
+RUN_GOES_ON = "running"
 
 
 @dataclass(frozen=True)
@@ -151,12 +153,13 @@ class SharedCrawl:
     # The run ----------------------------------------------------------------------------------
 
     def publish_run(self, run: Mapping[str, str | int], *, resume: bool) -> None:
-        """Open ``run`` to workers. A new run forgets what the last one scheduled and counted; requests
-        it left queued stay (a post queued twice is fetched twice, and archived once)."""
+        """Open ``run`` to workers. Counts start from zero (the archive sums a run's sessions). A new run
+        forgets what the last one scheduled; requests it left queued stay (a post queued twice is fetched
+        twice, and archived once)."""
         with self.server.pipeline(transaction=True) as pipe:
             if not resume:
-                pipe.delete(self.dupefilter_key, self.stats_key)
-            pipe.delete(self.run_key)
+                pipe.delete(self.dupefilter_key)
+            pipe.delete(self.run_key, self.stats_key)
             pipe.hset(self.run_key, mapping=dict(run))
             pipe.execute()
 
@@ -165,8 +168,9 @@ class SharedCrawl:
         fields = self.server.hgetall(self.run_key)
         return {key.decode(): value.decode() for key, value in fields.items()} or None
 
-    def close_run(self) -> None:
-        self.server.delete(self.run_key)
+    def close_run(self, status: str) -> None:
+        """The run is over (``finished``, ``interrupted``, ``failed``): workers stop."""
+        self.server.hset(self.run_key, "status", status)
 
     # Known posts ------------------------------------------------------------------------------
 
