@@ -8,7 +8,7 @@ stored fails with IgnoreRequest, which reaches the request's errback like any fa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from scrapy import Request, signals
@@ -17,7 +17,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
-from crawler.distributed.worker import Worker, worker_for
+from crawler.distributed.worker import worker_for
 from pipelines.archive import Archive, FetchedPage, StoredPageError, archive_for, utc_now
 
 # Response.flags mark of a page played back from the archive (never stored again).
@@ -52,8 +52,8 @@ def callback_name(request: Request) -> str | None:
 class PageRecorder:
     """Extension: every response the crawl receives, stored compressed with its status and headers."""
 
-    def __init__(self, sink: Archive | Worker, crawler: Crawler) -> None:
-        self.sink = sink
+    def __init__(self, store_page: Callable[[FetchedPage, Request], bool], crawler: Crawler) -> None:
+        self.store_page = store_page
         self.crawler = crawler
 
     @classmethod
@@ -63,8 +63,14 @@ class PageRecorder:
         # to be, and in a reparse, whose pages are the stored ones.
         if not settings.getbool("FINEWS_STORE_PAGES") or settings.getbool("FINEWS_REPLAY"):
             raise NotConfigured
-        # In a distributed worker the pages go to the ingest, which stores them.
-        recorder = cls(worker_for(crawler) or archive_for(crawler), crawler)
+        worker = worker_for(crawler)
+        if worker is not None:
+            # A distributed worker: the page goes to the writer with what its request gave.
+            recorder = cls(worker.keep_page, crawler)
+        else:
+            archive = archive_for(crawler)
+            recorder = cls(lambda page, _request: archive.save_page(page, crawler.stats.get_value("finews/run_id")),
+                           crawler)
         crawler.signals.connect(recorder.response_received, signal=signals.response_received)
         return recorder
 
@@ -77,7 +83,7 @@ class PageRecorder:
         page = FetchedPage(
             response.url, response.status, headers_of(response), response.body, callback_name(request), received
         )
-        stored = self.sink.save_page(page, self.crawler.stats.get_value("finews/run_id"))
+        stored = self.store_page(page, request)
         self.crawler.stats.inc_value("finews/pages_stored" if stored else "finews/pages_kept")
 
 

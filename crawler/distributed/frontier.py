@@ -10,15 +10,15 @@ worker after ``FINEWS_IDLE_EXIT`` seconds with nothing to take.
 from __future__ import annotations
 
 import logging
-import warnings
 import time
+import warnings
 from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
-from scrapy_redis.scheduler import Scheduler
 from scrapy.utils.defer import deferred_from_coro
+from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
 from crawler.distributed.shared import RUN_GOES_ON

@@ -26,7 +26,7 @@ import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from redis import Redis
 
@@ -57,7 +57,7 @@ class SeenLinks:
 
 # What a worker hands to the ingest: a post page read (with its share text, when fetched), a post page that
 # could not be fetched or read, a page as received (the archive's ``pages``), or posts skipped as known.
-Record = Union[PostPage, FetchFailure, FetchedPage, SeenLinks]
+Record = PostPage | FetchFailure | FetchedPage | SeenLinks
 
 # KEYS: frontier, leases, scores, lease counter. The best request (lowest score) moves to a new lease.
 _TAKE = """
