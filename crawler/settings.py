@@ -38,6 +38,11 @@ FINEWS_REDIS_PREFIX = "finews"
 FINEWS_WORKER_TTL = 15.0
 FINEWS_IDLE_EXIT = 30.0
 FINEWS_REDIS_POLL_SECONDS = 0.2
+# Records (pages, posts) that may wait in Redis for the writer before workers stop taking requests, which
+# bounds Redis's memory (a post is about three records, some 30 KB); and the smaller bound for the worker
+# inside ``finews crawl --redis``, which shares its process with the writer (see docs/distributed.md).
+FINEWS_MAX_BACKLOG = 3000
+FINEWS_WRITER_BACKLOG = 400
 
 # Good manners by default: name ourselves (operators add their contact with -s USER_AGENT=…), obey
 # robots.txt, let AutoThrottle slow down to what the server answers comfortably, retry only what a

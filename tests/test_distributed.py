@@ -216,3 +216,38 @@ def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path):
     assert result.stderr.count("\n") == 1 and "Redis at redis://127.0.0.1:1/0 cannot be reached" in result.stderr
     worker = finews("worker", "--redis", "redis://127.0.0.1:1/0", cwd=tmp_path)
     assert worker.returncode == 1 and "cannot be reached" in worker.stderr
+
+
+def test_redis_lost_mid_run_is_one_line_and_exit_1_and_a_resume_finishes_the_run(slow_replica, tmp_path):
+    site, replica = slow_replica
+    with RedisServer(tmp_path / "redis-lost") as lost:
+        crawl = finews_process("crawl", "--redis", lost.url, "--output", "out", cwd=tmp_path,
+                               proxy=replica.proxy_url, log=tmp_path / "crawl.log")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            (tmp_path / "out" / "archive.db").exists() and _count_posts(tmp_path / "out") > 20
+        ):
+            time.sleep(0.05)
+    code = crawl.wait(timeout=RUN_TIMEOUT)
+    output = (tmp_path / "crawl.log").read_text()
+    assert code == 1, output
+    assert output.strip().splitlines()[-1].startswith(f"finews crawl: Redis at {lost.url} was lost: ")
+    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
+    assert run["status"] == "interrupted" and run["exit_code"] == 1
+    # A new Redis server knows nothing of the run: the resume finds every post not archived in the listings.
+    with RedisServer(tmp_path / "redis-new") as fresh:
+        resumed = finews("crawl", "--redis", fresh.url, "--resume", "--output", "out", cwd=tmp_path,
+                         proxy=replica.proxy_url, timeout=RUN_TIMEOUT)
+    assert resumed.returncode == 0, resumed.stderr
+    archived = {row["info_code"] for row in rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")}
+    assert archived == set(site.valid_info_codes)
+    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
+    assert run["status"] == "finished" and run["resumes"] == 1 and run["new"] == len(archived)
+
+
+def test_an_unusable_setting_is_refused_before_the_run_starts(redis_server, tmp_path):
+    result = finews("crawl", "--redis", redis_server.url, "--output", "out", "-s", "FINEWS_WORKER_TTL=soon",
+                    cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "finews crawl: setting FINEWS_WORKER_TTL='soon' is not a number"
+    assert not (tmp_path / "out" / "archive.db").exists()

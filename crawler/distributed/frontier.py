@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
 from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
@@ -30,6 +32,34 @@ logger = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", message=r"Spider\.log\(\) is deprecated", category=ScrapyDeprecationWarning)
 
 
+@dataclass(frozen=True)
+class FrontierTiming:
+    """The distributed crawl's settings (crawler/settings.py says what each means)."""
+
+    worker_ttl: float
+    idle_exit: float
+    poll_seconds: float
+    max_backlog: int
+    writer_backlog: int
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> FrontierTiming:
+        """Raises ValueError naming the setting that is not a positive number (read before any crawl
+        starts: a scheduler that fails inside Scrapy's engine leaves only "Engine slot not assigned")."""
+        values: dict[str, float] = {}
+        for name, field in (("FINEWS_WORKER_TTL", "worker_ttl"), ("FINEWS_IDLE_EXIT", "idle_exit"),
+                            ("FINEWS_REDIS_POLL_SECONDS", "poll_seconds"), ("FINEWS_MAX_BACKLOG", "max_backlog"),
+                            ("FINEWS_WRITER_BACKLOG", "writer_backlog")):
+            try:
+                values[field] = settings.getfloat(name)
+            except ValueError:
+                raise ValueError(f"setting {name}={settings.get(name)!r} is not a number") from None
+            if values[field] <= 0:
+                raise ValueError(f"setting {name}={settings.get(name)!r} must be positive")
+        return cls(values["worker_ttl"], values["idle_exit"], values["poll_seconds"], int(values["max_backlog"]),
+                   int(values["writer_backlog"]))
+
+
 class SharedFrontier(Scheduler):
     """Takes requests from the Redis frontier under a lease (see the module docstring)."""
 
@@ -42,12 +72,15 @@ class SharedFrontier(Scheduler):
         if worker is None:
             raise NotConfigured("SharedFrontier schedules only the crawlers of a distributed crawl")
         scheduler: SharedFrontier = super().from_crawler(crawler)
-        settings = crawler.settings
+        timing = FrontierTiming.from_settings(crawler.settings)
         scheduler.worker = worker
         scheduler.crawler = crawler
-        scheduler.heartbeat_ttl = settings.getfloat("FINEWS_WORKER_TTL")
-        scheduler.idle_exit = settings.getfloat("FINEWS_IDLE_EXIT")
-        scheduler.poll_seconds = settings.getfloat("FINEWS_REDIS_POLL_SECONDS")
+        scheduler.heartbeat_ttl = timing.worker_ttl
+        scheduler.idle_exit = timing.idle_exit
+        scheduler.poll_seconds = timing.poll_seconds
+        # The worker sharing its process with the writer takes work only while the writer keeps up: the
+        # writer's time is the crawl's bottleneck, and the other workers do the fetching.
+        scheduler.max_backlog = timing.writer_backlog if worker.finishes_crawl else timing.max_backlog
         scheduler.idle_since = None
         scheduler.stopping = False
         scheduler.loops = []
@@ -122,7 +155,7 @@ class SharedFrontier(Scheduler):
         return queued
 
     def next_request(self) -> Request | None:
-        taken = self.worker.shared.take(self.worker.id)
+        taken = self.worker.shared.take(self.worker.id, self.max_backlog)
         if taken is None:
             return None
         lease, data = taken

@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
+from twisted.python.failure import Failure
 
-from crawler.distributed.frontier import distributed_settings
+from crawler.distributed.frontier import FrontierTiming, distributed_settings
 from crawler.distributed.shared import RUN_GOES_ON, SITE_UNREACHABLE, SharedCrawl
 from crawler.distributed.worker import attach_worker, make_worker
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.runner import (
+    EXIT_FAILED,
     EXIT_OK,
     CrawlError,
     CrawlSummary,
@@ -35,6 +36,10 @@ from crawler.spiders.site import SiteSpider
 from pipelines.frontmatter import POSTS_DIR
 
 
+# How long a crawl stopped because Redis was lost may take to finish its items before it is cut short.
+STOP_GRACE_SECONDS = 30.0
+
+
 def connect(redis_url: str, prefix: str) -> SharedCrawl:
     try:
         return SharedCrawl.connect(redis_url, prefix)
@@ -43,8 +48,13 @@ def connect(redis_url: str, prefix: str) -> SharedCrawl:
 
 
 def _worker_settings(base: Settings, redis_url: str, prefix: str) -> Settings:
+    """``base`` made a worker's; raises CrawlError when a distributed crawl's setting is unusable."""
     settings = base.copy()
     settings.update(distributed_settings(redis_url, prefix), priority="cmdline")
+    try:
+        FrontierTiming.from_settings(settings)
+    except ValueError as error:
+        raise CrawlError(str(error)) from None
     return settings
 
 
@@ -61,6 +71,7 @@ def run_distributed_crawl(
     # Two crawlers share the terminal here: no live display, the summary line only.
     base = crawl_settings(site_url, output, {**(overrides or {}), "FINEWS_PROGRESS": False})
     prefix = base["FINEWS_REDIS_PREFIX"]
+    _worker_settings(base, redis_url, prefix)  # a bad setting is refused before any run starts
     shared = connect(redis_url, prefix)
     with CrawlLock(output / LOCK_FILE):
         started = time.monotonic()
@@ -85,19 +96,41 @@ def run_distributed_crawl(
             shared, run_id=run.run_id, finishes_crawl=True, categories=categories, pending=pending,
         ))
         ingest_crawler = Crawler(IngestSpider, base)
+        failures: list[str] = []
 
-        def crawl_over() -> None:
-            if isinstance(ingest_crawler.spider, IngestSpider):
+        def stop_everything(reason: str) -> None:
+            """Stop both crawlers as on SIGTERM; if that has not ended the process within a grace period,
+            stop the reactor: what the writer had not committed is still in Redis, as after a kill."""
+            from twisted.internet import reactor
+
+            failures.append(reason)
+            reactor.callLater(0, process.stop)
+            reactor.callLater(STOP_GRACE_SECONDS, _stop_reactor)
+
+        def worker_ended(result: object) -> None:
+            """Its crawl is over, however it ended: the ingest may finish once the shared work is done."""
+            if isinstance(result, Failure):
+                # It never ran (a bad setting): no worker of this process will finish the crawl, and the
+                # writer, just started, has nothing to finish (Scrapy's engine hangs when stopped then).
+                from twisted.internet import reactor
+
+                failures.append(f"the crawl could not start: {result.getErrorMessage()}")
+                reactor.callLater(0, _stop_reactor)
+            elif isinstance(ingest_crawler.spider, IngestSpider):
                 ingest_crawler.spider.crawl_over = True
 
-        worker_crawler.signals.connect(crawl_over, signal=signals.spider_closed, weak=False)
-        process.crawl(worker_crawler)
-        process.crawl(ingest_crawler, shared=shared)
-        stop_signal: int | None = None
-        try:
-            stop_signal = run_process(process, base)
-        finally:
-            shared.close_run("over" if stop_signal is None else "interrupted")
+        def ingest_ended(result: object) -> None:
+            if isinstance(result, Failure):
+                stop_everything(f"the archive's writer could not start: {result.getErrorMessage()}")
+
+        shared.on_lost.append(lambda error: stop_everything(f"Redis at {redis_url} was lost: {error}"))
+        process.crawl(worker_crawler).addBoth(worker_ended)
+        process.crawl(ingest_crawler, shared=shared).addBoth(ingest_ended)
+        stop_signal = run_process(process, base)
+        if failures:
+            _record_failure(output, run.run_id)
+            raise CrawlError(f"{failures[0]}; `finews crawl --redis URL --resume` continues the run")
+        shared.close_run("over" if stop_signal is None else "interrupted")
         counts = shared.counts()
         unreachable = counts.pop(SITE_UNREACHABLE, None)
         archive = open_archive(output)
@@ -109,6 +142,22 @@ def run_distributed_crawl(
         if unreachable:
             stats["finews/site_unreachable"] = unreachable
         return conclude(output, run, stats, stop_signal, site_url, time.monotonic() - started)
+
+
+def _stop_reactor() -> None:
+    from twisted.internet import reactor
+
+    if reactor.running:
+        reactor.stop()
+
+
+def _record_failure(output: Path, run_id: int) -> None:
+    """A run stopped by a failure around it (Redis lost, a crawler that could not start) is resumable."""
+    archive = open_archive(output)
+    try:
+        archive.set_run_outcome(run_id, "interrupted", EXIT_FAILED)
+    finally:
+        archive.close()
 
 
 @dataclass(frozen=True)
@@ -150,8 +199,23 @@ def run_worker(redis_url: str, overrides: dict[str, Any] | None = None) -> Worke
     crawler = Crawler(SiteSpider, settings, init_reactor=True)
     worker = make_worker(shared, run_id=run_id, finishes_crawl=False)
     attach_worker(crawler, worker)
-    process.crawl(crawler)
+    failures: list[str] = []
+
+    def crawl_ended(result: object) -> None:
+        if isinstance(result, Failure):
+            failures.append(f"the worker could not start: {result.getErrorMessage()}")
+
+    def redis_lost(error: Exception) -> None:
+        from twisted.internet import reactor
+
+        failures.append(f"Redis at {redis_url} was lost: {error}")
+        reactor.callLater(0, process.stop)
+
+    shared.on_lost.append(redis_lost)
+    process.crawl(crawler).addBoth(crawl_ended)
     stop_signal = run_process(process, settings)
+    if failures:
+        raise CrawlError(failures[0])
     stats = crawler.stats.get_stats()
     return WorkerSummary(
         worker_id=worker.id,

@@ -20,15 +20,20 @@ its queue, so the Redis server must not be reachable by anyone who should not ru
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import socket
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from redis import ConnectionError as RedisConnectionError
 from redis import Redis
+from redis import TimeoutError as RedisTimeoutError
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from crawler.items import FetchFailure
 from crawler.pages.post import PostPage
@@ -59,8 +64,11 @@ class SeenLinks:
 # could not be fetched or read, a page as received (the archive's ``pages``), or posts skipped as known.
 Record = PostPage | FetchFailure | FetchedPage | SeenLinks
 
-# KEYS: frontier, leases, scores, lease counter. The best request (lowest score) moves to a new lease.
+# KEYS: frontier, leases, scores, lease counter, records; ARGV: the most records that may wait for the
+# writer before this worker takes more (0: no limit). The best request (lowest score) moves to a new lease.
 _TAKE = """
+local backlog = tonumber(ARGV[1])
+if backlog > 0 and redis.call('LLEN', KEYS[5]) >= backlog then return false end
 local best = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #best == 0 then return false end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
@@ -112,6 +120,28 @@ def _unpickled(raw: bytes) -> Record | None:
         return None
 
 
+# A command that fails with these is tried again this often, waiting up to a second between tries (the
+# reactor waits too): a Redis restart or a network blip costs a pause, not the run.
+RETRIES = 4
+LOST_CONNECTION = (RedisConnectionError, RedisTimeoutError)
+MethodT = TypeVar("MethodT", bound=Callable[..., Any])
+
+
+def _watched(method: MethodT) -> MethodT:
+    """A SharedCrawl operation that, when Redis is lost for good, says so once to whoever listens (the
+    runner stops the crawl and exits 1) before raising."""
+
+    @functools.wraps(method)
+    def wrapper(self: SharedCrawl, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except LOST_CONNECTION as error:
+            self.redis_lost(error)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
 def new_worker_id() -> str:
     """Unique across machines and restarts: the host, the pid, and a random part (pids are reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -130,6 +160,9 @@ class SharedCrawl:
         self.run_key = f"{prefix}:run"
         self.stats_key = f"{prefix}:stats"
         self.workers_key = f"{prefix}:workers"
+        # What lost Redis for good, once it happened; and who is told (crawler/distributed/runner.py).
+        self.lost: Exception | None = None
+        self.on_lost: list[Callable[[Exception], None]] = []
         self._take = server.register_script(_TAKE)
         self._return_leases = server.register_script(_RETURN_LEASES)
         self._complete = server.register_script(_COMPLETE)
@@ -137,9 +170,18 @@ class SharedCrawl:
     @classmethod
     def connect(cls, url: str, prefix: str) -> SharedCrawl:
         """Raises redis.ConnectionError (or ValueError for a malformed URL) when it cannot be reached."""
-        server = Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10)
+        server = Redis.from_url(
+            url, socket_timeout=30, socket_connect_timeout=10,
+            retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), RETRIES), retry_on_error=list(LOST_CONNECTION),
+        )
         server.ping()
         return cls(server, prefix)
+
+    def redis_lost(self, error: Exception) -> None:
+        if self.lost is None:
+            self.lost = error
+            for listener in self.on_lost:
+                listener(error)
 
     def _leases_key(self, worker: str) -> str:
         return f"{self.prefix}:leases:{worker}"
@@ -152,6 +194,7 @@ class SharedCrawl:
 
     # The run ----------------------------------------------------------------------------------
 
+    @_watched
     def publish_run(self, run: Mapping[str, str | int], *, resume: bool) -> None:
         """Open ``run`` to workers. Counts start from zero (the archive sums a run's sessions). A new run
         forgets what the last one scheduled; requests it left queued stay (a post queued twice is fetched
@@ -163,17 +206,20 @@ class SharedCrawl:
             pipe.hset(self.run_key, mapping=dict(run))
             pipe.execute()
 
+    @_watched
     def run(self) -> dict[str, str] | None:
         """The published run, or None before ``finews crawl --redis`` has published one."""
         fields = self.server.hgetall(self.run_key)
         return {key.decode(): value.decode() for key, value in fields.items()} or None
 
+    @_watched
     def close_run(self, status: str) -> None:
         """The run is over (``finished``, ``interrupted``, ``failed``): workers stop."""
         self.server.hset(self.run_key, "status", status)
 
     # Known posts ------------------------------------------------------------------------------
 
+    @_watched
     def seed_known(self, keys: Iterable[str]) -> int:
         """Replace P:known with ``keys`` (the archive's, read as it is now); returns how many were given."""
         count = 0
@@ -191,6 +237,7 @@ class SharedCrawl:
             self.server.sadd(self.known_key, *keys)
         return len(keys)
 
+    @_watched
     def known_links(self, links: Sequence[PostLink]) -> list[bool]:
         """For each link: is its name or infoCode known?"""
         if not links:
@@ -203,15 +250,19 @@ class SharedCrawl:
 
     # The frontier and its leases --------------------------------------------------------------
 
-    def take(self, worker: str) -> tuple[str, bytes] | None:
-        """The best queued request, now leased to ``worker``: (lease id, the pickled request)."""
+    @_watched
+    def take(self, worker: str, max_backlog: int = 0) -> tuple[str, bytes] | None:
+        """The best queued request, now leased to ``worker``: (lease id, the pickled request). None when the
+        frontier is empty, or when ``max_backlog`` records already wait for the writer: workers then wait
+        for it rather than fill Redis's memory faster than the archive is written."""
         taken = self._take(keys=[self.requests_key, self._leases_key(worker), self._scores_key(worker),
-                                 f"{self.prefix}:lease-ids"])
+                                 f"{self.prefix}:lease-ids", self.items_key], args=[max_backlog])
         if not taken:
             return None
         lease, request = taken
         return lease.decode(), request
 
+    @_watched
     def settle(
         self, worker: str, lease: str | None, records: Sequence[Record], counts: Mapping[str, int] | None = None
     ) -> None:
@@ -227,39 +278,47 @@ class SharedCrawl:
                 pipe.hdel(self._scores_key(worker), lease)
             pipe.execute()
 
+    @_watched
     def hand_off(self, records: Sequence[Record]) -> None:
         self.settle("", None, records)
 
+    @_watched
     def heartbeat(self, worker: str, ttl_seconds: float) -> None:
         with self.server.pipeline(transaction=True) as pipe:
             pipe.sadd(self.workers_key, worker)
             pipe.set(self._alive_key(worker), b"1", px=max(1, int(ttl_seconds * 1000)))
             pipe.execute()
 
+    @_watched
     def leave(self, worker: str) -> int:
         """``worker`` stops: what it still holds goes back to the frontier. Returns how many requests."""
         returned = int(self._return_leases(keys=[self.requests_key, self.workers_key], args=[self.prefix, worker]))
         self.server.delete(self._alive_key(worker))
         return returned
 
+    @_watched
     def return_dead_leases(self) -> int:
         """The requests of every worker whose heartbeat expired go back to the frontier; how many."""
         return int(self._return_leases(keys=[self.requests_key, self.workers_key], args=[self.prefix, ""]))
 
+    @_watched
     def queued(self) -> int:
         return int(self.server.zcard(self.requests_key))
 
+    @_watched
     def complete(self) -> bool:
         """Nothing queued, nothing held by a worker, nothing handed off and not yet written."""
         return bool(self._complete(keys=[self.requests_key, self.items_key, self.workers_key], args=[self.prefix]))
 
     # Records for the ingest -------------------------------------------------------------------
 
+    @_watched
     def peek_records(self, limit: int) -> list[Record | None]:
         """The oldest ``limit`` records, left in place until ``ack_records``: a writer killed before its
         commit leaves them for the next one."""
         return [_unpickled(raw) for raw in self.server.lrange(self.items_key, 0, limit - 1)]
 
+    @_watched
     def ack_records(self, count: int, known: Iterable[str]) -> None:
         """The oldest ``count`` records are committed to the archive: drop them and make ``known`` known."""
         keys = [key for key in known if key]
@@ -271,6 +330,7 @@ class SharedCrawl:
 
     # Counts -----------------------------------------------------------------------------------
 
+    @_watched
     def add_counts(self, counts: Mapping[str, int], site_unreachable: str | None = None) -> None:
         with self.server.pipeline(transaction=True) as pipe:
             for name, value in counts.items():
@@ -280,6 +340,7 @@ class SharedCrawl:
                 pipe.hset(self.stats_key, SITE_UNREACHABLE, site_unreachable)
             pipe.execute()
 
+    @_watched
     def counts(self) -> dict[str, Any]:
         fields = {key.decode(): value.decode() for key, value in self.server.hgetall(self.stats_key).items()}
         counts: dict[str, Any] = {name: int(fields.get(name, 0)) for name in WORKER_COUNTS}
