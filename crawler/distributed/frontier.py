@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.settings import BaseSettings
 from scrapy.exceptions import DontCloseSpider, NotConfigured, ScrapyDeprecationWarning
+from scrapy.settings import BaseSettings
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
@@ -27,6 +28,11 @@ from crawler.distributed.shared import RUN_GOES_ON
 from crawler.distributed.worker import LEASE_META, Worker, worker_for
 
 logger = logging.getLogger(__name__)
+# Requests taken per exchange with Redis: a round trip per request cost a fifth of a worker's time
+# (BENCHMARKS.md); more would leave other workers idle at the crawl's end.
+PREFETCH = 8
+# How long a worker keeps what it has to say (items, ended leases, new requests) before sending it anyway.
+FLUSH_SECONDS = 0.05
 # scrapy-redis 0.9 logs "Resuming crawl" through the deprecated Spider.log(): a warning on every worker's
 # stderr (which cron mails) about code that is not ours.
 warnings.filterwarnings("ignore", message=r"Spider\.log\(\) is deprecated", category=ScrapyDeprecationWarning)
@@ -65,6 +71,7 @@ class SharedFrontier(Scheduler):
 
     worker: Worker
     crawler: Crawler
+    taken: deque[tuple[str, bytes]]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedFrontier:
@@ -84,6 +91,10 @@ class SharedFrontier(Scheduler):
         scheduler.idle_since = None
         scheduler.stopping = False
         scheduler.loops = []
+        # Requests taken (leased) and not yet given to the engine; the frontier's size at the last exchange.
+        scheduler.taken = deque()
+        scheduler.queued = 0
+        scheduler.exchanged_at = 0.0
         crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
         return scheduler
 
@@ -94,9 +105,10 @@ class SharedFrontier(Scheduler):
         self.crawler.stats.set_value("finews/run_id", self.worker.run_id)
         self.beat()
         # Made only now, once Scrapy's reactor is installed.
-        self.loops = [LoopingCall(self.beat), LoopingCall(self.wake)]
+        self.loops = [LoopingCall(self.beat), LoopingCall(self.wake), LoopingCall(self.worker.flush)]
         self.loops[0].start(self.heartbeat_ttl / 3, now=False)
         self.loops[1].start(self.poll_seconds, now=False)
+        self.loops[2].start(FLUSH_SECONDS, now=False)
 
     def close(self, reason: str) -> None:
         for loop in self.loops:
@@ -141,24 +153,31 @@ class SharedFrontier(Scheduler):
         return False
 
     def enqueue_request(self, request: Request) -> bool:
-        # A leased request scheduled again (a retry, a redirect) passes its lease to its successor, which
-        # is queued (or already was): the old lease ends.
+        """Into the outbox: the next exchange queues it unless the duplicate filter has seen it (so a
+        duplicate is dropped in Redis, and counted as scheduled here). A leased request scheduled again (a
+        retry, a redirect) passes its lease to its successor, queued in the same exchange."""
         lease = request.meta.pop(LEASE_META, None)
-        queued = request.dont_filter or not self.df.request_seen(request)
-        if queued:
-            self.queue.push(request)
-            self.crawler.stats.inc_value("scheduler/enqueued/redis")
-        else:
-            self.df.log(request, self.spider)
+        self.worker.outbox.requests.append((
+            self.df.request_fingerprint(request), -request.priority, self.queue._encode_request(request),
+            request.dont_filter,
+        ))
         if lease is not None:
-            self.worker.shared.settle(self.worker.id, lease, ())
-        return queued
+            self.worker.outbox.leases.append(lease)
+        self.crawler.stats.inc_value("scheduler/enqueued/redis")
+        return True
 
     def next_request(self) -> Request | None:
-        taken = self.worker.shared.take(self.worker.id, self.max_backlog)
-        if taken is None:
-            return None
-        lease, data = taken
+        if not self.taken:
+            # An empty frontier is asked again only after a pause, unless there is news to send.
+            recently = time.monotonic() - self.exchanged_at < self.poll_seconds
+            if self.queued == 0 and recently and not len(self.worker.outbox):
+                return None
+            self.queued, taken = self.worker.exchange(PREFETCH, self.max_backlog)
+            self.exchanged_at = time.monotonic()
+            self.taken.extend(taken)
+            if not self.taken:
+                return None
+        lease, data = self.taken.popleft()
         self.idle_since = None
         request: Request = self.queue._decode_request(data)
         request.meta[LEASE_META] = lease
@@ -166,12 +185,18 @@ class SharedFrontier(Scheduler):
         return request
 
     def has_pending_requests(self) -> bool:
-        return self.worker.shared.queued() > 0
+        """As of the last exchange: asking Redis each time the engine asks would cost a round trip per
+        response; the coordinator's end is decided by ``complete()``, which asks."""
+        return bool(self.taken) or self.queued > 0
 
     def spider_idle(self, spider: Spider) -> None:
         self.worker.flush_counts()
         shared = self.worker.shared
         shared.return_dead_leases()
+        self.queued = shared.queued()
+        if self.queued:
+            self.idle_since = None
+            raise DontCloseSpider
         if self.worker.finishes_crawl:
             if not shared.complete():
                 raise DontCloseSpider

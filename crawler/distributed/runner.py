@@ -35,7 +35,6 @@ from crawler.spiders.ingest import IngestSpider
 from crawler.spiders.site import SiteSpider
 from pipelines.frontmatter import POSTS_DIR
 
-
 # How long a crawl stopped because Redis was lost may take to finish its items before it is cut short.
 STOP_GRACE_SECONDS = 30.0
 

@@ -26,7 +26,7 @@ import pickle
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from redis import ConnectionError as RedisConnectionError
@@ -52,6 +52,23 @@ SITE_UNREACHABLE = "site_unreachable"
 RUN_GOES_ON = "running"
 
 
+@dataclass
+class Outbox:
+    """What a worker has to tell Redis, kept until its next exchange: requests to queue, leases that end,
+    records for the writer, counts to add. One exchange applies it all, in this order, atomically: the
+    requests a response gave are queued before its lease ends, in the same script that hands off its items."""
+
+    requests: list[tuple[str, float, bytes, bool]] = field(default_factory=list)  # fingerprint, score, pickled, always
+    leases: list[str] = field(default_factory=list)
+    records: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.requests) + len(self.leases) + len(self.records)
+
+    def add_records(self, records: Iterable[Record]) -> None:
+        self.records.extend(pickle.dumps(record, pickle.HIGHEST_PROTOCOL) for record in records)
+
+
 @dataclass(frozen=True)
 class SeenLinks:
     """Listed posts a worker skipped because the archive holds them: the ingest marks them seen."""
@@ -64,18 +81,48 @@ class SeenLinks:
 # could not be fetched or read, a page as received (the archive's ``pages``), or posts skipped as known.
 Record = PostPage | FetchFailure | FetchedPage | SeenLinks
 
-# KEYS: frontier, leases, scores, lease counter, records; ARGV: the most records that may wait for the
-# writer before this worker takes more (0: no limit). The best request (lowest score) moves to a new lease.
-_TAKE = """
-local backlog = tonumber(ARGV[1])
-if backlog > 0 and redis.call('LLEN', KEYS[5]) >= backlog then return false end
-local best = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #best == 0 then return false end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
-local lease = tostring(redis.call('INCR', KEYS[4]))
-redis.call('HSET', KEYS[2], lease, best[1])
-redis.call('HSET', KEYS[3], lease, best[2])
-return {lease, best[1]}
+# One round trip does all a worker has to say and ask (see ``Outbox``). KEYS: frontier, duplicate filter,
+# records, leases, scores, lease counter, counts. ARGV, in order: the requests to queue (count, then
+# fingerprint, score, pickled request, "1" to queue it even if seen, for each); the leases that end; the
+# records for the writer; the counts to add; how many requests to take; the most records that may wait for
+# the writer before this worker takes more (0: no limit). Returns the frontier's size after, then a lease id
+# and a pickled request for each request taken, best (lowest score) first.
+_EXCHANGE = """
+local at = 0
+local function arg() at = at + 1; return ARGV[at] end
+for _ = 1, tonumber(arg()) do
+  local fingerprint, score, request, always = arg(), arg(), arg(), arg()
+  if always == '1' or redis.call('SADD', KEYS[2], fingerprint) == 1 then
+    redis.call('ZADD', KEYS[1], score, request)
+  end
+end
+for _ = 1, tonumber(arg()) do
+  local lease = arg()
+  redis.call('HDEL', KEYS[4], lease)
+  redis.call('HDEL', KEYS[5], lease)
+end
+for _ = 1, tonumber(arg()) do redis.call('RPUSH', KEYS[3], arg()) end
+for _ = 1, tonumber(arg()) do
+  local name, value = arg(), arg()
+  redis.call('HINCRBY', KEYS[7], name, value)
+end
+local wanted, backlog = tonumber(arg()), tonumber(arg())
+local reply = {}
+if wanted > 0 and (backlog == 0 or redis.call('LLEN', KEYS[3]) < backlog) then
+  local best = redis.call('ZRANGE', KEYS[1], 0, wanted - 1, 'WITHSCORES')
+  if #best > 0 then
+    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #best / 2 - 1)
+    for i = 1, #best, 2 do
+      local lease = tostring(redis.call('INCR', KEYS[6]))
+      redis.call('HSET', KEYS[4], lease, best[i])
+      redis.call('HSET', KEYS[5], lease, best[i + 1])
+      table.insert(reply, lease)
+      table.insert(reply, best[i])
+    end
+  end
+end
+table.insert(reply, 1, redis.call('ZCARD', KEYS[1]))
+return reply
 """
 
 # KEYS: frontier, workers; ARGV: key prefix, the worker to return (or '' for every worker whose heartbeat
@@ -163,7 +210,7 @@ class SharedCrawl:
         # What lost Redis for good, once it happened; and who is told (crawler/distributed/runner.py).
         self.lost: Exception | None = None
         self.on_lost: list[Callable[[Exception], None]] = []
-        self._take = server.register_script(_TAKE)
+        self._exchange = server.register_script(_EXCHANGE)
         self._return_leases = server.register_script(_RETURN_LEASES)
         self._complete = server.register_script(_COMPLETE)
 
@@ -251,36 +298,32 @@ class SharedCrawl:
     # The frontier and its leases --------------------------------------------------------------
 
     @_watched
-    def take(self, worker: str, max_backlog: int = 0) -> tuple[str, bytes] | None:
-        """The best queued request, now leased to ``worker``: (lease id, the pickled request). None when the
-        frontier is empty, or when ``max_backlog`` records already wait for the writer: workers then wait
-        for it rather than fill Redis's memory faster than the archive is written."""
-        taken = self._take(keys=[self.requests_key, self._leases_key(worker), self._scores_key(worker),
-                                 f"{self.prefix}:lease-ids", self.items_key], args=[max_backlog])
-        if not taken:
-            return None
-        lease, request = taken
-        return lease.decode(), request
-
-    @_watched
-    def settle(
-        self, worker: str, lease: str | None, records: Sequence[Record], counts: Mapping[str, int] | None = None
-    ) -> None:
-        """Hand off what a request gave, end its lease, and add to the run's counts, in one transaction."""
-        with self.server.pipeline(transaction=True) as pipe:
-            for name, value in (counts or {}).items():
-                if value:
-                    pipe.hincrby(self.stats_key, name, value)
-            if records:
-                pipe.rpush(self.items_key, *(pickle.dumps(record, pickle.HIGHEST_PROTOCOL) for record in records))
-            if lease is not None:
-                pipe.hdel(self._leases_key(worker), lease)
-                pipe.hdel(self._scores_key(worker), lease)
-            pipe.execute()
-
-    @_watched
-    def hand_off(self, records: Sequence[Record]) -> None:
-        self.settle("", None, records)
+    def exchange(
+        self, worker: str, outbox: Outbox, counts: Mapping[str, int], wanted: int = 0, max_backlog: int = 0,
+    ) -> tuple[int, list[tuple[str, bytes]]]:
+        """Apply ``outbox`` (then empty it) and ``counts``, and take up to ``wanted`` requests under new leases
+        of ``worker``, unless ``max_backlog`` records already wait for the writer (workers then wait for it
+        rather than fill Redis's memory faster than the archive is written). Returns the frontier's size
+        and the (lease id, pickled request) taken, in one round trip."""
+        args: list[Any] = [len(outbox.requests)]
+        for fingerprint, score, request, always in outbox.requests:
+            args += [fingerprint, score, request, "1" if always else "0"]
+        args += [len(outbox.leases), *outbox.leases, len(outbox.records), *outbox.records]
+        changed = {name: value for name, value in counts.items() if value}
+        args.append(len(changed))
+        for name, value in changed.items():
+            args += [name, value]
+        args += [wanted, max_backlog]
+        reply = self._exchange(
+            keys=[self.requests_key, self.dupefilter_key, self.items_key, self._leases_key(worker),
+                  self._scores_key(worker), f"{self.prefix}:lease-ids", self.stats_key],
+            args=args,
+        )
+        outbox.requests.clear()
+        outbox.leases.clear()
+        outbox.records.clear()
+        queued, taken = int(reply[0]), reply[1:]
+        return queued, [(taken[i].decode(), taken[i + 1]) for i in range(0, len(taken), 2)]
 
     @_watched
     def heartbeat(self, worker: str, ttl_seconds: float) -> None:

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 
 from crawler.distributed.shared import (
     WORKER_COUNTS,
+    Outbox,
     Record,
     SeenLinks,
     SharedCrawl,
@@ -30,6 +31,8 @@ from crawler.items import FetchFailure
 from crawler.pages.post import PostPage
 from pipelines.archive import FetchedPage, LinkPlan, PostLink
 
+# An outbox this full (requests, leases, records) is sent at once rather than at the next flush.
+OUTBOX_LIMIT = 64
 # The request meta key holding the id of the lease a request was taken under.
 LEASE_META = "finews_lease"
 SpiderT = TypeVar("SpiderT")
@@ -53,6 +56,8 @@ class Worker:
         self._counted: dict[str, int] = dict.fromkeys(WORKER_COUNTS, 0)
         # The crawler's stats, once it runs (set by its scheduler).
         self.stats: StatsCollector | None = None
+        # What the next exchange with Redis sends (crawler/distributed/shared.py).
+        self.outbox = Outbox()
         # Pages received, by the lease of their request, until that request is settled.
         self._pages: dict[str, FetchedPage] = {}
         # Post pages and fetch failures this worker handed to the ingest.
@@ -66,7 +71,7 @@ class Worker:
         known = self.shared.known_links(links)
         seen = tuple(link for link, is_known in zip(links, known) if is_known)
         if seen:
-            self.shared.hand_off([SeenLinks(seen, run_id)])
+            self.outbox.add_records([SeenLinks(seen, run_id)])
         if refetch_known:
             return LinkPlan(tuple(links), 0)
         return LinkPlan(tuple(link for link, is_known in zip(links, known) if not is_known), len(seen))
@@ -80,8 +85,8 @@ class Worker:
     # Leases and hand-off ----------------------------------------------------------------------
 
     def settle(self, request: Request, outputs: Iterable[Any] | None) -> Iterator[Request]:
-        """Pass ``outputs``' requests on (they reach the frontier as they come); keep its items, and at
-        the end hand them off with the end of ``request``'s lease, in one transaction."""
+        """Pass ``outputs``' requests on (they reach the outbox as they come); keep its items, and at the
+        end put them in the outbox with the end of ``request``'s lease: the next exchange applies both."""
         lease = request.meta.get(LEASE_META)
         page = self._pages.pop(lease, None) if lease is not None else None
         records: list[Record] = [page] if page is not None else []
@@ -93,22 +98,34 @@ class Worker:
                     records.append(output)
         finally:
             self.handed_off += sum(1 for record in records if isinstance(record, (PostPage, FetchFailure)))
-            self.shared.settle(self.id, lease, records, self._count_deltas())
+            self.outbox.add_records(records)
+            if lease is not None:
+                self.outbox.leases.append(lease)
+            if len(self.outbox) >= OUTBOX_LIMIT:
+                self.flush()
 
     def keep_page(self, page: FetchedPage, request: Request) -> bool:
-        """The page recorder's sink in a worker: the page goes to the writer with what its request gives,
-        in the same transaction (one Redis round trip fewer per page); pages of requests the spider never
-        sees (robots.txt) go at once."""
+        """The page recorder's sink in a worker: the page goes to the writer with what its request gives;
+        pages of requests the spider never sees (robots.txt) with the next exchange."""
         lease = request.meta.get(LEASE_META)
         if lease is None:
-            self.shared.hand_off([page])
+            self.outbox.add_records([page])
         else:
             self._pages[lease] = page
         return True
 
+    def exchange(self, wanted: int = 0, max_backlog: int = 0) -> tuple[int, list[tuple[str, bytes]]]:
+        """Send the outbox and the counts since the last exchange; take up to ``wanted`` requests."""
+        return self.shared.exchange(self.id, self.outbox, self._count_deltas(), wanted, max_backlog)
+
+    def flush(self) -> None:
+        """Send the outbox now, when there is anything in it."""
+        if len(self.outbox):
+            self.exchange()
+
     def _count_deltas(self) -> dict[str, int]:
-        """What this crawler counted since it last told Redis (with each settled request, and on its
-        heartbeat), so the run's counts are whole once every request is settled."""
+        """What this crawler counted since it last told Redis (with every exchange, so the run's counts are
+        whole once every request is settled)."""
         if self.stats is None:
             return {}
         deltas = {}
@@ -119,8 +136,11 @@ class Worker:
         return deltas
 
     def flush_counts(self) -> None:
+        """Send the outbox and the counts, and say when the site was found unreachable."""
+        self.exchange()
         unreachable = self.stats.get_value("finews/site_unreachable") if self.stats is not None else None
-        self.shared.add_counts(self._count_deltas(), unreachable)
+        if unreachable:
+            self.shared.add_counts({}, unreachable)
 
 
 _WORKERS: weakref.WeakKeyDictionary[Crawler, Worker] = weakref.WeakKeyDictionary()
