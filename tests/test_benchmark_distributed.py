@@ -14,7 +14,7 @@ import sys
 
 import pytest
 
-from benchmarks.distributed import redis_binary
+from benchmarks.redis_server import redis_binary
 from benchmarks.servers import nginx_binary
 from crawler.replica.generate import generate_site
 from tests.test_crawl import ROOT

@@ -149,7 +149,7 @@ def slow_replica() -> Iterator[tuple[SyntheticSite, ReplicaServer]]:
 
 
 def _leases_of(redis_server: RedisServer, pid: int) -> tuple[str, int] | None:
-    client = redis_server.client()
+    client = redis_server.client
     for member in client.smembers("finews:workers"):
         worker = member.decode()
         if worker.split(":")[-2] == str(pid):
@@ -185,7 +185,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(slow_repli
     assert len(list((tmp_path / "out" / "_posts").iterdir())) == len(archived)
     assert not list((tmp_path / "out" / "_posts").glob(".tmp-*"))
     # What the victim held went back to the frontier and was fetched by the others.
-    client = redis_server.client()
+    client = redis_server.client
     assert client.hlen(f"finews:leases:{held[0]}") == 0 and not client.sismember("finews:workers", held[0])
     (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
     assert run["status"] == "finished" and run["new"] == len(archived)

@@ -2,8 +2,9 @@
 
 The site spider asks a ``Worker`` (instead of the archive, which a worker on another machine cannot open)
 which listed posts to fetch, and gives it what each request produced: ``settled`` wraps every callback
-and errback so that the items a request gave are handed to the ingest, and its lease ended, in one Redis
-transaction once the request's output is over, whether it ended normally or raised.
+and errback so that, once a request's output is over (whether it ended normally or raised), the items it
+gave and the end of its lease go into the worker's outbox, which the next exchange with Redis applies in
+one script (crawler/distributed/shared.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
+from twisted.internet.defer import Deferred
 
 from crawler.distributed.shared import SeenLinks, SharedCrawl
 from crawler.items import FetchFailure
@@ -26,8 +27,8 @@ from pipelines.archive import Archive, FetchedPage, archive_for
 
 # Records taken from Redis at a time; each batch is one commit of the archive.
 INGEST_BATCH = 200
-# How long the ingest waits for the pipelines to finish a batch before looking again.
-SETTLE_POLL_SECONDS = 0.005
+# After a small batch, how long the ingest lets records gather before it takes the next.
+GATHER_SECONDS = 0.05
 
 
 async def pause(seconds: float) -> None:
@@ -51,7 +52,9 @@ class IngestSpider(scrapy.Spider):
         self.poll_seconds = poll_seconds
         # Set when the crawl's own worker has closed: then an empty, complete frontier means the end.
         self.crawl_over = False
+        # Records yielded to the pipelines and not yet through them; fired when that reaches zero.
         self._in_pipelines = 0
+        self._drained: Deferred[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> IngestSpider:
@@ -65,6 +68,9 @@ class IngestSpider(scrapy.Spider):
 
     def _left_pipelines(self, **_kwargs: Any) -> None:
         self._in_pipelines -= 1
+        if self._in_pipelines == 0 and self._drained is not None:
+            drained, self._drained = self._drained, None
+            drained.callback(None)
 
     async def start(self) -> AsyncIterator[PostPage | FetchFailure]:
         while True:
@@ -91,7 +97,11 @@ class IngestSpider(scrapy.Spider):
                 else:
                     self.logger.error("Skipped a record in Redis that is not one a worker hands off: %r", record)
                     self.crawler.stats.inc_value("finews/unreadable_records")
-            while self._in_pipelines > 0:
-                await pause(SETTLE_POLL_SECONDS)
+            if self._in_pipelines > 0:
+                self._drained = Deferred()
+                await maybe_deferred_to_future(self._drained)
             self.archive.commit()
             self.shared.ack_records(len(records), known)
+            if len(records) < INGEST_BATCH // 4 and not self.crawl_over:
+                # The writer keeps up: let records gather, so that a commit (an fsync) serves many.
+                await pause(GATHER_SECONDS)

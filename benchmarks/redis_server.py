@@ -1,0 +1,86 @@
+"""A throwaway ``redis-server`` for the distributed crawl's benchmark and tests: a free loopback port, no
+persistence, a child process stopped with its owner (Debian's package: ``apt-get install redis-server``;
+scripts/test.sh installs it, and its system service is never used)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from benchmarks.servers import ServerUnavailable, free_port
+
+REDIS_START_SECONDS = 10.0
+
+
+def redis_binary() -> str | None:
+    return shutil.which("redis-server", path=os.pathsep.join((os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin")))
+
+
+class RedisServer:
+    """A throwaway redis-server on a free loopback port: no persistence, a child of the benchmark, stopped
+    with it (the ``with`` block ends on an error or Ctrl-C too)."""
+
+    def __init__(self, work: Path) -> None:
+        binary = redis_binary()
+        if binary is None:
+            raise ServerUnavailable("redis-server is not installed: `apt-get install redis-server` (Debian)")
+        work.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.log = work / "redis.log"
+        # --dir: where it would write, were anything persisted; nothing is (--save '' --appendonly no).
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(work), "--logfile", str(self.log)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30)
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + REDIS_START_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerUnavailable(f"redis-server exited at start: {self._log_tail()}")
+            try:
+                self.client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise ServerUnavailable(f"redis-server did not answer on 127.0.0.1:{self.port} within "
+                                f"{REDIS_START_SECONDS:.0f} s: {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        lines = self.log.read_text(errors="replace").strip().splitlines() if self.log.exists() else []
+        return lines[-1] if lines else "(no log)"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def flush(self) -> None:
+        """Forget everything: the last run's frontier, duplicate filter, records, counts and published run."""
+        self.client.flushall()
+
+    def stop(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=REDIS_START_SECONDS)
+
+    def __enter__(self) -> RedisServer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
