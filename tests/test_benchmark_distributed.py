@@ -44,7 +44,7 @@ def test_the_distributed_benchmark_measures_every_run_and_prints_the_table(smoke
     assert result.returncode == 0, result.stdout + result.stderr
     assert [row["scenario"] for row in results["rows"]] == ["single", "redis-1", "redis-2"]
     assert all(row["ok"] for row in results["rows"]), results["rows"]
-    assert "| posts | run | rounds | wall s | posts/s | × single | × redis-1 |" in result.stdout
+    assert "| posts | run | rounds | wall s | posts/s | × bare | × single | × redis-1 |" in result.stdout
     assert "| redis-2 vs single, 100 posts | ≥ 1.6× posts/s |" in result.stdout
     assert "| redis-2 vs redis-1, 100 posts |" in result.stdout
     assert "NOT OK" not in result.stdout
