@@ -12,7 +12,6 @@ Prints the table (Markdown) and the targets; writes every measured run to ``WORK
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sqlite3
@@ -24,8 +23,13 @@ from pathlib import Path
 
 import scrapy
 
-from benchmarks.report import markdown_table, targets, targets_markdown
-from benchmarks.runs import Round, Row, row_json
+from benchmarks.report import (
+    markdown_table,
+    save_and_describe,
+    targets,
+    targets_markdown,
+)
+from benchmarks.runs import Round, Row
 from benchmarks.servers import ServerUnavailable, nginx_binary, start_server
 from benchmarks.static_site import static_site
 
@@ -106,13 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     except ServerUnavailable as error:
         print(f"benchmarks: {error}", file=sys.stderr)
         return 1
-    about = machine()
-    results = {"machine": about, "server": used, "rounds": args.rounds, "rows": [row_json(row) for row in rows]}
-    (args.work / "results.json").write_text(json.dumps(results, indent=1))
-    print(f"machine: {about['cpu']}, {about['cores']} cores, {about['memory']}; Python {about['python']}, "
-          f"Scrapy {about['scrapy']}, SQLite {about['sqlite']}; server: {used} ({about['nginx']})")
-    if used != "nginx":
-        print("server: the replica's Python server, on the same cores as the crawl: these numbers are not benchmarks")
+    for line in save_and_describe(args.work, machine(), used, args.rounds, rows):
+        print(line)
     print()
     print(markdown_table(rows))
     print()

@@ -27,7 +27,6 @@ and what ``python -m benchmarks`` needs. Prints the table and the targets; write
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import signal
 import sqlite3
@@ -44,8 +43,15 @@ import psutil
 from benchmarks.__main__ import log, machine
 from benchmarks.measure import Measured, run_measured
 from benchmarks.redis_server import RedisServer, redis_binary
-from benchmarks.report import MIB, Spread, Target, per_round, targets_markdown
-from benchmarks.runs import ARCHIVE, Round, Row, archived, finews_argv, row_json
+from benchmarks.report import (
+    MIB,
+    Spread,
+    Target,
+    per_round,
+    save_and_describe,
+    targets_markdown,
+)
+from benchmarks.runs import ARCHIVE, Round, Row, archived, finews_argv
 from benchmarks.servers import ServerUnavailable, SiteServer, start_server
 from benchmarks.static_site import StaticSite, static_site
 from crawler.pages.listing import is_post_url
@@ -364,12 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     binary = redis_binary()
     about["redis"] = (subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout.strip()
                       if binary else "absent")
-    results = {"machine": about, "server": used, "rounds": args.rounds, "rows": [row_json(row) for row in rows]}
-    (args.work / "results.json").write_text(json.dumps(results, indent=1))
-    print(f"machine: {about['cpu']}, {about['cores']} cores, {about['memory']}; Python {about['python']}, "
-          f"Scrapy {about['scrapy']}, SQLite {about['sqlite']}; server: {used} ({about['nginx']}); {about['redis']}")
-    if used != "nginx":
-        print("server: the replica's Python server, on the same cores as the crawl: these numbers are not benchmarks")
+    for line in save_and_describe(args.work, about, used, args.rounds, rows):
+        print(line)
     print()
     print(markdown_table(rows))
     print()

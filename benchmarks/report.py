@@ -6,11 +6,13 @@ so a machine that is busier in one round than another moves both sides of a rati
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from benchmarks.runs import Row
+from benchmarks.runs import Row, row_json
 
 MIB = 1024 * 1024
 ORDER = ("bare", "bare+share", "crawl", "crawl-unthrottled", "incremental", "export", "killed", "resume")
@@ -138,3 +140,16 @@ def targets_markdown(found: Sequence[Target]) -> str:
         met = "n/a" if target.met is None else ("yes" if target.met else "**no**")
         lines.append(f"| {target.name} | {target.goal} | {target.measured} | {met} |")
     return "\n".join(lines)
+
+
+def save_and_describe(work: Path, about: dict[str, str], server: str, rounds: int, rows: Sequence[Row]) -> list[str]:
+    """Write every run to ``work/results.json``; the lines that say on what they were measured."""
+    results = {"machine": about, "server": server, "rounds": rounds, "rows": [row_json(row) for row in rows]}
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    redis = f"; {about['redis']}" if "redis" in about else ""
+    lines = [f"machine: {about['cpu']}, {about['cores']} cores, {about['memory']}; Python {about['python']}, "
+             f"Scrapy {about['scrapy']}, SQLite {about['sqlite']}; server: {server} ({about['nginx']}){redis}"]
+    if server != "nginx":
+        lines.append("server: the replica's Python server, on the same cores as the crawl: these numbers are not benchmarks")
+    return lines
+

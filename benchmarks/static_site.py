@@ -19,7 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 
 from crawler.postfile import parse_post_file
 from crawler.replica.generate import SyntheticSite, generate_site
-from crawler.replica.render import SHARE_HOST, SHARE_TEXT_PATH, SITE_HOST, Page, PageKey, render_site
+from crawler.replica.render import (
+    SHARE_HOST,
+    SHARE_TEXT_PATH,
+    SITE_HOST,
+    Page,
+    PageKey,
+    render_site,
+)
 
 SHARE_TEXT_DIR = "NewsData/GetNewsText"
 # Written last, holding the file count: a folder without it was interrupted while written, never reused.

@@ -283,6 +283,18 @@ def _log_overrides(args: argparse.Namespace) -> dict[str, str | bool]:
     return {"LOG_LEVEL": level, "FINEWS_PROGRESS": not (quiet or args.verbose) and sys.stderr.isatty()}
 
 
+def add_settings_option(parser: argparse.ArgumentParser, scope: str, example: str) -> None:
+    parser.add_argument("-s", "--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
+                        help=f"a Scrapy setting for {scope} (e.g. -s {example}); repeatable")
+
+
+def add_loudness_options(parser: argparse.ArgumentParser, quiet: str) -> None:
+    """``-v`` (Scrapy's log) or ``-q`` (``quiet`` says what is left), not both."""
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
+    loudness.add_argument("-q", "--quiet", action="store_true", help=quiet)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="finews", description="Archive the finews site into SQLite and Jekyll posts.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -290,17 +302,13 @@ def build_parser() -> argparse.ArgumentParser:
     crawl = commands.add_parser("crawl", help="crawl the site into the archive")
     crawl.add_argument("--site", default=DEFAULT_SITE, help=f"start URL (default {DEFAULT_SITE})")
     crawl.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
-    crawl.add_argument("-s", "--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
-                       help="a Scrapy setting for this run (e.g. -s DOWNLOAD_DELAY=1); repeatable")
+    add_settings_option(crawl, "this run", "DOWNLOAD_DELAY=1")
     what = crawl.add_mutually_exclusive_group()
     what.add_argument("--full", action="store_true",
                       help="fetch every listed post again (changed ones are updated, their old version kept)")
     what.add_argument("--resume", action="store_true",
                       help="continue the last run if it was interrupted or killed (else start a new one)")
-    loudness = crawl.add_mutually_exclusive_group()
-    loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
-    loudness.add_argument("-q", "--quiet", action="store_true",
-                          help="no progress display and no summary line: errors only")
+    add_loudness_options(crawl, "no progress display and no summary line: errors only")
     crawl.add_argument("--redis", metavar="URL",
                        help="crawl with the workers that join through this Redis server (redis://HOST:PORT/DB): "
                             "this process writes the archive and works as one more worker")
@@ -314,11 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--redis", metavar="URL", required=True, help="the crawl's Redis server (redis://HOST:PORT/DB)")
     worker.add_argument("--idle-exit", type=float, default=30.0, metavar="SECONDS",
                         help="exit after this long with nothing to take, or no crawl to join (default 30)")
-    worker.add_argument("-s", "--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
-                        help="a Scrapy setting for this worker (e.g. -s CONCURRENT_REQUESTS=32); repeatable")
-    worker_loudness = worker.add_mutually_exclusive_group()
-    worker_loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
-    worker_loudness.add_argument("-q", "--quiet", action="store_true", help="no summary line: errors only")
+    add_settings_option(worker, "this worker", "CONCURRENT_REQUESTS=32")
+    add_loudness_options(worker, "no summary line: errors only")
     worker.set_defaults(run=_worker)
 
     share = commands.add_parser(
@@ -332,11 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     share.add_argument("--backfill", action="store_true",
                        help="also every archived post whose share text was never fetched successfully")
     share.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
-    share.add_argument("-s", "--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
-                       help="a Scrapy setting for this run (e.g. -s FINEWS_SHARE_TIMEOUT=5); repeatable")
-    share_loudness = share.add_mutually_exclusive_group()
-    share_loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
-    share_loudness.add_argument("-q", "--quiet", action="store_true", help="no summary line: errors only")
+    add_settings_option(share, "this run", "FINEWS_SHARE_TIMEOUT=5")
+    add_loudness_options(share, "no summary line: errors only")
     share.set_defaults(run=_share)
 
     status = commands.add_parser("status", help="the last runs and the archive's size")
@@ -365,9 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reparse = commands.add_parser("reparse", help="rebuild every post from the stored pages, with no network")
     reparse.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
-    loudness = reparse.add_mutually_exclusive_group()
-    loudness.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
-    loudness.add_argument("-q", "--quiet", action="store_true", help="errors only: no report")
+    add_loudness_options(reparse, "errors only: no report")
     reparse.set_defaults(run=_reparse)
 
     datasette = commands.add_parser("serve", help="browse and search the archive in Datasette")
