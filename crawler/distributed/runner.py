@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from dataclasses import dataclass
@@ -14,7 +15,12 @@ from scrapy.settings import Settings
 from twisted.python.failure import Failure
 
 from crawler.distributed.frontier import FrontierTiming, distributed_settings
-from crawler.distributed.shared import RUN_GOES_ON, SITE_UNREACHABLE, SharedCrawl
+from crawler.distributed.shared import (
+    LOST_CONNECTION,
+    RUN_GOES_ON,
+    SITE_UNREACHABLE,
+    SharedCrawl,
+)
 from crawler.distributed.worker import attach_worker, make_worker
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.runner import (
@@ -128,6 +134,8 @@ def run_distributed_crawl(
         stop_signal = run_process(process, base)
         if failures:
             _record_failure(output, run.run_id)
+            with contextlib.suppress(*LOST_CONNECTION):
+                shared.close_run("interrupted")  # the workers stop too
             raise CrawlError(f"{failures[0]}; `finews crawl --redis URL --resume` continues the run")
         shared.close_run("over" if stop_signal is None else "interrupted")
         counts = shared.counts()
