@@ -251,3 +251,32 @@ def test_an_unusable_setting_is_refused_before_the_run_starts(redis_server, tmp_
     assert result.returncode == 1
     assert result.stderr.strip() == "finews crawl: setting FINEWS_WORKER_TTL='soon' is not a number"
     assert not (tmp_path / "out" / "archive.db").exists()
+
+
+def test_sigterm_stops_the_crawl_and_its_workers_and_resume_finishes_the_run(slow_replica, redis_server, tmp_path):
+    site, replica = slow_replica
+    redis_server.flush()
+    crawl = finews_process("crawl", "--redis", redis_server.url, "--output", "out", cwd=tmp_path,
+                           proxy=replica.proxy_url, log=tmp_path / "crawl.log")
+    worker = finews_process("worker", "--redis", redis_server.url, cwd=tmp_path, proxy=replica.proxy_url,
+                            log=tmp_path / "worker.log")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (
+        (tmp_path / "out" / "archive.db").exists() and _count_posts(tmp_path / "out") > 40
+    ):
+        time.sleep(0.05)
+    crawl.send_signal(signal.SIGTERM)
+    assert crawl.wait(timeout=RUN_TIMEOUT) == 143, (tmp_path / "crawl.log").read_text()
+    # The worker stops with the run (well before its 30 s idle exit), returning what it held.
+    finished(worker, tmp_path / "worker.log")
+    assert redis_server.client.scard("finews:workers") == 0
+    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
+    assert run["status"] == "interrupted" and run["exit_code"] == 143
+    assert _count_posts(tmp_path / "out") < len(site.valid_info_codes)
+    resumed = finews("crawl", "--redis", redis_server.url, "--resume", "--output", "out", cwd=tmp_path,
+                     proxy=replica.proxy_url, timeout=RUN_TIMEOUT)
+    assert resumed.returncode == 0, resumed.stderr
+    archived = {row["info_code"] for row in rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")}
+    assert archived == set(site.valid_info_codes)
+    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
+    assert run["status"] == "finished" and run["resumes"] == 1 and run["new"] == len(archived)
