@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -36,7 +36,6 @@ from pipelines.archive import FetchedPage, LinkPlan, PostLink
 OUTBOX_LIMIT = 64
 # The request meta key holding the id of the lease a request was taken under.
 LEASE_META = "finews_lease"
-SpiderT = TypeVar("SpiderT")
 
 
 class Worker:

@@ -111,6 +111,12 @@ class SiteSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         return spider
 
+    @property
+    def planner(self) -> Worker | Archive | None:
+        """Who says which listed posts to fetch, and what an earlier run left: the archive, or in a
+        distributed crawl the worker (which cannot open an archive on another machine)."""
+        return self.worker or self.archive
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.worker is not None and not self.worker.finishes_crawl:
             return  # it joins a crawl whose start requests ``finews crawl --redis`` pushed
@@ -120,7 +126,7 @@ class SiteSpider(scrapy.Spider):
         )
         yield self._listing(self.site_url)
         yield self._listing(urljoin(self.site_url, "emnews/"))
-        planner = self.worker or self.archive
+        planner = self.planner
         if planner is not None:
             # Some category pages are linked only from posts (/category/LME.html, from the market posts'
             # back links): an incremental run fetches no archived post, so it asks the archive for them.
@@ -155,7 +161,7 @@ class SiteSpider(scrapy.Spider):
                 links.append(link)
         if not links:
             return
-        planner = self.worker or self.archive
+        planner = self.planner
         if planner is None:
             fetch = links
         else:
