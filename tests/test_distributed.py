@@ -171,8 +171,7 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(slow_repli
     held = None
     while time.monotonic() < deadline:
         held = _leases_of(redis_server, victim.pid)
-        archived = (tmp_path / "out" / "archive.db").exists() and _count_posts(tmp_path / "out")
-        if held and held[1] > 0 and archived and archived > 40:
+        if held and held[1] > 0 and _count_posts(tmp_path / "out") > 40:
             break
         time.sleep(0.05)
     assert held and held[1] > 0, "the victim never held a request"
@@ -191,7 +190,30 @@ def test_a_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(slow_repli
     assert run["status"] == "finished" and run["new"] == len(archived)
 
 
+def wait_until_archived(output: Path, count: int) -> None:
+    """Until the running crawl into ``output`` has archived more than ``count`` posts (a minute at most)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and _count_posts(output) <= count:
+        time.sleep(0.05)
+
+
+def assert_resume_finishes_the_run(
+    redis_server: RedisServer, replica: ReplicaServer, site: SyntheticSite, work: Path
+) -> None:
+    """``finews crawl --redis --resume`` on ``work/out`` archives every valid post, in the stopped run."""
+    resumed = finews("crawl", "--redis", redis_server.url, "--resume", "--output", "out", cwd=work,
+                     proxy=replica.proxy_url, timeout=RUN_TIMEOUT)
+    assert resumed.returncode == 0, resumed.stderr
+    archived = {row["info_code"] for row in rows(work / "out" / "archive.db", "SELECT info_code FROM posts")}
+    assert archived == set(site.valid_info_codes)
+    (run,) = rows(work / "out" / "archive.db", "SELECT * FROM crawl_runs")
+    assert run["status"] == "finished" and run["resumes"] == 1 and run["new"] == len(archived)
+
+
 def _count_posts(output: Path) -> int:
+    """Posts archived so far, read as any reader would during a crawl; 0 before the archive exists."""
+    if not (output / "archive.db").exists():
+        return 0
     db = sqlite3.connect(f"file:{output / 'archive.db'}?mode=ro", uri=True, timeout=5)
     try:
         return int(db.execute("SELECT count(*) FROM posts").fetchone()[0])
@@ -223,11 +245,7 @@ def test_redis_lost_mid_run_is_one_line_and_exit_1_and_a_resume_finishes_the_run
     with RedisServer(tmp_path / "redis-lost") as lost:
         crawl = finews_process("crawl", "--redis", lost.url, "--output", "out", cwd=tmp_path,
                                proxy=replica.proxy_url, log=tmp_path / "crawl.log")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (
-            (tmp_path / "out" / "archive.db").exists() and _count_posts(tmp_path / "out") > 20
-        ):
-            time.sleep(0.05)
+        wait_until_archived(tmp_path / "out", 20)
     code = crawl.wait(timeout=RUN_TIMEOUT)
     output = (tmp_path / "crawl.log").read_text()
     assert code == 1, output
@@ -236,13 +254,7 @@ def test_redis_lost_mid_run_is_one_line_and_exit_1_and_a_resume_finishes_the_run
     assert run["status"] == "interrupted" and run["exit_code"] == 1
     # A new Redis server knows nothing of the run: the resume finds every post not archived in the listings.
     with RedisServer(tmp_path / "redis-new") as fresh:
-        resumed = finews("crawl", "--redis", fresh.url, "--resume", "--output", "out", cwd=tmp_path,
-                         proxy=replica.proxy_url, timeout=RUN_TIMEOUT)
-    assert resumed.returncode == 0, resumed.stderr
-    archived = {row["info_code"] for row in rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")}
-    assert archived == set(site.valid_info_codes)
-    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
-    assert run["status"] == "finished" and run["resumes"] == 1 and run["new"] == len(archived)
+        assert_resume_finishes_the_run(fresh, replica, site, tmp_path)
 
 
 def test_an_unusable_setting_is_refused_before_the_run_starts(redis_server, tmp_path):
@@ -260,11 +272,7 @@ def test_sigterm_stops_the_crawl_and_its_workers_and_resume_finishes_the_run(slo
                            proxy=replica.proxy_url, log=tmp_path / "crawl.log")
     worker = finews_process("worker", "--redis", redis_server.url, cwd=tmp_path, proxy=replica.proxy_url,
                             log=tmp_path / "worker.log")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not (
-        (tmp_path / "out" / "archive.db").exists() and _count_posts(tmp_path / "out") > 40
-    ):
-        time.sleep(0.05)
+    wait_until_archived(tmp_path / "out", 40)
     crawl.send_signal(signal.SIGTERM)
     assert crawl.wait(timeout=RUN_TIMEOUT) == 143, (tmp_path / "crawl.log").read_text()
     # The worker stops with the run (well before its 30 s idle exit), returning what it held.
@@ -273,10 +281,4 @@ def test_sigterm_stops_the_crawl_and_its_workers_and_resume_finishes_the_run(slo
     (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
     assert run["status"] == "interrupted" and run["exit_code"] == 143
     assert _count_posts(tmp_path / "out") < len(site.valid_info_codes)
-    resumed = finews("crawl", "--redis", redis_server.url, "--resume", "--output", "out", cwd=tmp_path,
-                     proxy=replica.proxy_url, timeout=RUN_TIMEOUT)
-    assert resumed.returncode == 0, resumed.stderr
-    archived = {row["info_code"] for row in rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")}
-    assert archived == set(site.valid_info_codes)
-    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs")
-    assert run["status"] == "finished" and run["resumes"] == 1 and run["new"] == len(archived)
+    assert_resume_finishes_the_run(redis_server, replica, site, tmp_path)
