@@ -28,7 +28,7 @@ from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
 from crawler.spiders.share import ShareSpider
 from crawler.spiders.site import SiteSpider
-from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive
+from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive, close_archives_left_open
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import SchemaError
 
@@ -245,6 +245,7 @@ def run_process(process: CrawlerProcess, settings: Settings) -> int | None:
         process.start(install_signal_handlers=False)
     finally:
         stop.uninstall()
+        close_archives_left_open()
     return stop.signum
 
 

@@ -491,9 +491,17 @@ def archive_for(crawler: Crawler) -> Archive:
             for committer in committers:
                 if committer.running:
                     committer.stop()
-            _OPEN.pop(crawler, None)
-            archive.close()
+            if _OPEN.pop(crawler, None) is not None:
+                archive.close()
 
         crawler.signals.connect(start, signal=signals.engine_started, weak=False)
         crawler.signals.connect(close, signal=signals.engine_stopped, weak=False)
     return _OPEN[crawler]
+
+
+def close_archives_left_open() -> None:
+    """Commit and close the archives of crawlers whose engine never stopped (a second SIGINT stops the
+    reactor at once): their open transaction would hold the write lock the run's outcome needs. Every
+    write in it is whole (a savepoint ends before the reactor turns), so committing it loses nothing."""
+    for crawler in list(_OPEN.keys()):
+        _OPEN.pop(crawler).close()

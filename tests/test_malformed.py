@@ -11,6 +11,7 @@ from crawler.postfile import SHANGHAI, format_post_file, parse_post_file
 from crawler.replica.render import SHARE_HOST, render_site
 from crawler.replica.server import ReplicaServer
 from crawler.verify import verify
+from tests.shared import needs_shared
 from tests.sites import jekyll_build, needs_jekyll, static_pages
 from tests.test_crawl import finews
 
@@ -113,6 +114,7 @@ def test_a_name_without_a_date_is_not_published_and_accounted_for(outcome):
     assert outcomes["-NW202112272226000009.md"].status == "malformed"
 
 
+@needs_shared  # the build uses the stand-in layouts in ../shared/jekyll-site
 @needs_jekyll
 def test_title_quotes_that_break_the_yaml_are_rejected_with_the_page(tmp_path):
     """Real Jekyll publishes such a post without layout at /<build date>/<file stem>.html, in the feed only."""

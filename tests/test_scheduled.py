@@ -355,6 +355,32 @@ def test_a_stop_signal_records_the_run_interrupted_and_resume_completes_it(
     assert not (out / JOBS_DIR).exists()
 
 
+def test_a_second_signal_stops_at_once_and_still_records_the_run_interrupted(
+    slow_site: SyntheticSite, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    valid = len(slow_site.valid_info_codes)
+    with replica(slow_site.files, delay=SLOW) as server:
+        crawl = start_finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+        wait_until(lambda: archived_posts(out) >= valid // 3, crawl)
+        crawl.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+        crawl.send_signal(signal.SIGINT)
+        _stdout, stderr = crawl.communicate(timeout=WAIT_SECONDS)
+        assert crawl.returncode == 130, stderr
+        assert "Traceback" not in stderr
+        (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
+        assert (run["status"], run["exit_code"]) == ("interrupted", 130)
+        assert integrity(out) == "ok"
+
+        resumed = finews("crawl", "--resume", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert {row["info_code"] for row in rows(out / "archive.db", "SELECT info_code FROM posts")} == set(
+        slow_site.valid_info_codes)
+    assert rows(out / "archive.db", "SELECT * FROM frontier") == []
+    assert_one_file_per_row(out)
+
+
 def test_a_post_whose_file_a_crash_kept_from_being_written_is_completed_by_the_next_run(
     crawled_twice: Crawled, tmp_path: Path
 ) -> None:
