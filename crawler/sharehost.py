@@ -2,10 +2,12 @@
 
 A post never waits long for its text: share requests carry their own short timeout
 (``FINEWS_SHARE_TIMEOUT``) and are not retried (``finews share --backfill`` is the retry). And once the
-share host has failed ``FINEWS_SHARE_BREAKER`` requests in a row — no answer (down, hanging) or a server
-error (5xx) — the rest of the run does not ask it at all: each post would otherwise wait out the timeout,
-or AutoThrottle's growing delay for a failing server, for nothing. A 4xx or an unusable text is about
-one article, not the host: like any other answer it ends the count.
+share host has failed ``FINEWS_SHARE_BREAKER`` requests in a row — no answer (down, hanging) or an error
+status (4xx, 5xx) — the rest of the run does not ask it at all: each post would otherwise wait out the
+timeout, or AutoThrottle's delay, for nothing (AutoThrottle never shortens its delay on an error answer,
+so a host that answers 404 to everything holds each post for a quarter second or more). One article's
+404 is not the host's fault, but it takes a run of them in a row to stop asking, and a 200 ends the run;
+an unusable text in a 200 is about one article and ends it too.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ class ShareHostBreaker:
 
     def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get(SHARE_REQUEST):
-            if response.status >= 500:
+            if response.status >= 400:
                 self._failed(f"http {response.status}")
             else:
                 self.failed_in_a_row = 0

@@ -52,6 +52,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     # that second try may end in the share timeout instead.
     "down": (r"DownloadFailedError: .*Connection|\w*TimeoutError: ", "no answer: the connection is closed"),
     "500": (r"http 500", "a 500"),
+    "404": (r"http 404", "a 404 for every text: the texts are no longer where they were"),
     "slow": (rf"\w*TimeoutError: Getting http://{re.escape(SHARE_HOST)}/\S+ took longer than {SHARE_TIMEOUT}", "hangs"),
     "invalid-json": (r"invalid json: ", "a truncated answer"),
 }
@@ -62,6 +63,8 @@ def faulty(pages: Mapping[PageKey, Page], fault: str) -> dict[PageKey, Page]:
         return with_share_answers(pages, NO_ANSWER)
     if fault == "500":
         return with_share_answers(pages, Page(500, TEXT, b"Internal Server Error\n"))
+    if fault == "404":
+        return with_share_answers(pages, Page(404, TEXT, b"Not Found\n"))
     if fault == "invalid-json":
         return with_share_answers(pages, Page(200, JSON, b'{"infoCode": "NW2021", "text": "<p>cut sh'))
     assert fault == "slow"
@@ -193,11 +196,15 @@ def test_backfill_asks_nothing_when_every_text_is_there(crawled: Path, tmp_path:
     assert server.requests == []
 
 
-def test_once_the_share_host_stops_answering_the_rest_of_the_run_does_not_ask_it(site: Site, tmp_path: Path) -> None:
-    """One request at a time, so the count is exact: the breaker's threshold, then no more share requests."""
-    with ReplicaServer(faulty(site.pages, "down")) as server:
-        crawl = finews("crawl", "--output", "out", *FAST, "-s", "CONCURRENT_REQUESTS=1", "-s", "FINEWS_SHARE_BREAKER=3",
-                       cwd=tmp_path, proxy=server.proxy_url)
+@pytest.mark.parametrize("fault", ["down", "404"])
+def test_once_the_share_host_stops_answering_the_rest_of_the_run_does_not_ask_it(
+    site: Site, tmp_path: Path, fault: str
+) -> None:
+    """One request at a time, so the count is exact: the breaker's threshold, then no more share requests.
+    AutoThrottle on, as shipped: it never shortens its delay for a host answering errors."""
+    with ReplicaServer(faulty(site.pages, fault)) as server:
+        crawl = finews("crawl", "--output", "out", "-s", f"FINEWS_SHARE_TIMEOUT={SHARE_TIMEOUT}",
+                       "-s", "CONCURRENT_REQUESTS=1", "-s", "FINEWS_SHARE_BREAKER=3", cwd=tmp_path, proxy=server.proxy_url)
     assert crawl.returncode == 0, crawl.stderr
     # Twisted's connection pool sends a request again once when a reused connection closes unanswered.
     asked = {url for url in server.requests if url.startswith(f"http://{SHARE_HOST}/NewsData/")}
