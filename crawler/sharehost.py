@@ -52,7 +52,9 @@ class ShareHostBreaker:
     def from_crawler(cls, crawler: Crawler) -> ShareHostBreaker:
         threshold = crawler.settings.getint("FINEWS_SHARE_BREAKER")
         if threshold < 1:
-            raise NotConfigured("FINEWS_SHARE_BREAKER is 0: the share host is asked for every post")
+            # Switched off on purpose (0: ask for every post; a reparse fetches nothing): no warning, as
+            # Scrapy's own components raise it bare when their setting turns them off.
+            raise NotConfigured
         return cls(threshold)
 
     @property

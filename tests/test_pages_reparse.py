@@ -170,6 +170,7 @@ def test_reparse_rebuilds_every_post_from_stored_pages_with_no_request_and_repor
         f"reparse run 3 finished: {POSTS} stored post pages read again (0 requests): 0 new, 0 updated"
     ), again.stdout
     assert " 0 files written" in again.stdout
+    assert again.stderr == "", "a reparse from cron mails nothing when nothing went wrong"
 
 
 def test_reparse_without_an_archive_is_a_clear_error(tmp_path):
