@@ -68,6 +68,17 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 # nothing a scheduled archiver (a cron job, a systemd service user) should open.
 REMOTE_CONTROL_ENABLED = False
 
+# Scrapy starts this many asyncio tasks for every response's output, however little it holds: a callback here
+# yields a handful of objects and the pipelines never wait, and starting Scrapy's default 100 cost a fifth
+# of a crawl's time (BENCHMARKS.md).
+CONCURRENT_ITEMS = 8
+# Each spider middleware wraps every callback's output in one more async generator. These two do nothing for
+# this crawl: no depth limit (the site is three links deep), and a warning for spider authors who copy meta.
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
+
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.validate.ValidatePipeline": 200,
