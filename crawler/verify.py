@@ -13,6 +13,7 @@ Every original gets one outcome:
 
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 from collections import Counter
@@ -28,6 +29,7 @@ ACCOUNTED = ("identical", "field-equal", "merged", "rejected", "malformed")
 
 _DATED_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2})-(?P<name>.+)\.(?:md|markdown)$")
 _PLAIN_PARAGRAPH = re.compile(r"<p>([^<>]*)</p>")
+_SPACE_AT_TAG = re.compile(r"\s*(<[^<>]*>)\s*")
 _WELL_FORMED_HEAD = re.compile(r'^title: ".*"$\n^date: \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \+0800$', re.M)
 
 
@@ -43,8 +45,11 @@ class Outcome:
 
 
 def normalised_body(body: str) -> str:
-    """Whitespace collapsed; a plain paragraph equals the same text in ``<p>`` (kramdown renders both alike)."""
-    return " ".join(_PLAIN_PARAGRAPH.sub(r"\1", body).split())
+    """The body as a reader gets it from kramdown: a plain paragraph equals the same text in ``<p>``, the
+    line breaks kramdown puts next to block tags do not count, nor does escaping (``<1%`` is rendered
+    ``&lt;1%``); other whitespace collapsed. Byte identity is the strict check, this one is for meaning."""
+    spaced = _SPACE_AT_TAG.sub(r"\1", _PLAIN_PARAGRAPH.sub(r"\1", body))
+    return " ".join(html.unescape(spaced).split())
 
 
 def compared_fields(post: PostFile) -> dict[str, object]:

@@ -40,6 +40,19 @@ def test_every_valid_post_is_field_equal_and_well_formed_ones_byte_identical(cor
     assert counts["identical"] + counts["field-equal"] + counts["merged"] == len(outcomes) - counts["malformed"]
 
 
+def test_without_the_share_host_every_valid_post_is_still_field_equal(tmp_path):
+    """Archived from their rendered pages alone (the share host down): kramdown's escaping and the line
+    breaks it puts between blocks are all that may differ, which field equality does not count."""
+    with ReplicaServer(static_pages(RENDERED_SITE)) as server:
+        result = finews("crawl", "--output", "out", "-s", "FINEWS_FOLLOW_SHARE=False", cwd=tmp_path,
+                        proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    outcomes = verify(CORPUS / "posts", tmp_path / "out")
+    counts = Counter(outcome.status for outcome in outcomes)
+    assert counts["differs"] == counts["missing"] == counts["rejected"] == 0, [
+        o.line() for o in outcomes if o.status in ("differs", "missing", "rejected")]
+
+
 def test_every_malformed_original_is_accounted_for_by_name(corpus_crawl):
     outcomes = {outcome.file_name: outcome for outcome in verify(CORPUS / "posts", corpus_crawl / "out")}
     assert outcomes["-202205262391921712.md"].status == "malformed"
