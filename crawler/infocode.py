@@ -20,6 +20,7 @@ _POST_PATH = re.compile(r"/(?:[^/]+/)*[0-9]{4}/[0-9]{2}/[0-9]{2}/(?P<name>[^/]+)
 _SHARE_KEYS = ("infoCode", "infocode")
 _TEXT_PATH_END = "/GetNewsText.do"
 _ARTICLE_DOMAIN = "eastmoney.com"
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.{1,2}(?:/|$)")
 _SITE_NOTICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
 SITE_NOTICE_PREFIX = "site:"
 MAX_INPUT = 2048
@@ -56,19 +57,27 @@ def infocode_from_url(url: str) -> str:
     """The infoCode a share link, a GetNewsText URL, an East Money article URL or a post page URL names."""
     parts = urlsplit(url)
     path = unquote(parts.path)
+    if _DOT_SEGMENT.search(path):
+        raise InfoCodeError(f"URL {url[:120]!r} has a '.' or '..' segment in its path: an injected path")
     code = _query_code(parts.query, _SHARE_KEYS, url)
     if code is None and path.endswith(_TEXT_PATH_END):
         code = _query_code(parts.query, ("id",), url)
-    if code is not None:
-        return code
-    host = (parts.hostname or "").rstrip(".")
+    path_code = _path_code(path, (parts.hostname or "").rstrip("."))
+    if code is not None and path_code is not None and code != path_code:
+        raise InfoCodeError(f"URL {url[:120]!r} names two infoCodes: {path_code} in its path, {code} in its query")
+    if code is None and path_code is None:
+        raise InfoCodeError(f"URL {url[:120]!r} carries no infoCode")
+    return code or path_code
+
+
+def _path_code(path: str, host: str) -> str | None:
     article = _ARTICLE_PATH.fullmatch(path)
     if article and _is_eastmoney(host):
         return "NW" + article["digits"]
     post = _POST_PATH.fullmatch(path)
     if post and not _is_eastmoney(host):
         return infocode_from_name(post["name"])
-    raise InfoCodeError(f"URL {url[:120]!r} carries no infoCode")
+    return None
 
 
 def canonical_infocode(value: str) -> str:

@@ -102,7 +102,10 @@ def test_another_two_letter_prefix_is_kept_as_the_share_link_writes_it():
         ("NW٢٠٢١١٢٢٧٢٢٢٦٥٨٢٤٩٨", "is not NW"),  # Arabic-Indic digits
         ("NW202112272226582498/../x", "is not NW"),
         ("../../etc/passwd", "is not NW"),
-        ("/../../etc/passwd", "carries no infoCode"),
+        ("/../../etc/passwd", "an injected path"),
+        (f"http://finews.withounder.com/../../etc/2021/12/27/{CODE}.html", "an injected path"),
+        (f"http://finews.withounder.com/jinwanbao/2021/12/27/%2e%2e/{CODE}.html", "an injected path"),
+        (f"https://finance.eastmoney.com/a/{CODE[2:]}.html?infoCode=NW202112272226582499", "names two infoCodes"),
         (f"{CODE}\x00", "control characters"),
         ("NW 202112272226582498", "spaces"),
         ("x" * 5000, "characters long"),
