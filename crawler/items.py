@@ -82,7 +82,8 @@ class PostItem:
 
 @dataclass
 class FetchFailure:
-    """A post page that could not be fetched or read at all (HTTP error, timeout, not HTML).
+    """A post page that could not be fetched or read at all (HTTP error, timeout, not HTML), or was never
+    requested (its URL gives no usable name).
 
     It passes through the pipelines only to be recorded in ``rejects`` with its reason.
     """

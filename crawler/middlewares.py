@@ -1,9 +1,10 @@
-"""A redirect is followed only within the site and its share host, and never in a circle.
+"""A redirect is followed only within the site and its share host (those exact hosts), and never in a circle.
 
 Scrapy's own handling drops both cases without a word (the off-site target is filtered, a redirect
 back to a visited URL is a duplicate), so a post page that redirects would be lost silently. This
 middleware runs before RedirectMiddleware and turns them into IgnoreRequest with the reason, which
-reaches the request's errback: the spider records the post as a reject.
+reaches the request's errback: the spider records the post as a reject. Scrapy's ``allowed_domains``
+also admits every subdomain of a host; here a subdomain of the site is off the site.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class RedirectGuard:
         target = urljoin(request.url, response.headers["Location"].decode("latin-1"))
         host = urlsplit(target).hostname or ""
         allowed = getattr(self.crawler.spider, "allowed_domains", None) or []
-        if allowed and not any(host == domain or host.endswith("." + domain) for domain in allowed):
+        if allowed and host not in (domain.lower() for domain in allowed):
             self.crawler.stats.inc_value("finews/redirect_refused/offsite")
             raise IgnoreRequest(f"offsite redirect to {target[:200]} refused (only {', '.join(allowed)})")
         visited = [*request.meta.get("redirect_urls", []), request.url]

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, ResponseDataLossError
+from twisted.python.failure import Failure
 
 from crawler.postfile import split_front_matter
 from crawler.replica.generate import generate_site
-from crawler.replica.hostile import TITLE_CASES, hostile_site
+from crawler.replica.hostile import HANG_SECONDS, OFF_SITE_LINKS, TITLE_CASES, hostile_site
+from crawler.replica.render import SHARE_HOST, SITE_HOST
 from crawler.replica.server import ReplicaServer
+from crawler.settings import DOWNLOAD_TIMEOUT
+from crawler.spiders.site import describe_failure
 from tests.test_crawl import finews
 
 POSTS = 15
@@ -27,26 +33,27 @@ def crawl(tmp_path_factory):
         # A short timeout so that the page that never answers in time costs seconds, not minutes.
         result = finews("crawl", "--output", "out", "-s", "DOWNLOAD_TIMEOUT=2", "-s", "RETRY_TIMES=1",
                         cwd=work, proxy=server.proxy_url)
+        requested = list(server.requests)
     db = sqlite3.connect(work / "out" / "archive.db")
     db.row_factory = sqlite3.Row
-    yield work, result, cases, db
+    yield work, result, cases, db, requested
     db.close()
 
 
 def test_the_crawl_exits_zero_and_the_archive_is_intact(crawl):
-    _work, result, _cases, db = crawl
+    _work, result, _cases, db, _requested = crawl
     assert result.returncode == 0, result.stderr
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_every_normal_post_is_archived(crawl):
-    _work, _result, _cases, db = crawl
+    _work, _result, _cases, db, _requested = crawl
     archived = {row["info_code"] for row in db.execute("SELECT info_code FROM posts")}
     assert set(generate_site(POSTS).valid_info_codes) <= archived
 
 
 def test_every_hostile_case_has_its_outcome(crawl):
-    _work, _result, cases, db = crawl
+    _work, _result, cases, db, _requested = crawl
     archived = {row["info_code"] for row in db.execute("SELECT info_code FROM posts")}
     rejects = [(row["url"], row["reason"]) for row in db.execute("SELECT url, reason FROM rejects")]
     wrong = []
@@ -60,7 +67,7 @@ def test_every_hostile_case_has_its_outcome(crawl):
 
 
 def test_hostile_titles_are_kept_as_text_and_the_front_matter_keeps_its_keys(crawl):
-    work, _result, _cases, db = crawl
+    work, _result, _cases, db, _requested = crawl
     for code, title in TITLE_CASES.items():
         row = db.execute("SELECT title, file_name FROM posts WHERE info_code = ?", [code]).fetchone()
         expected = "".join(c for c in title if c.isprintable() or c == "\n")
@@ -71,17 +78,40 @@ def test_hostile_titles_are_kept_as_text_and_the_front_matter_keeps_its_keys(cra
 
 
 def test_pages_in_declared_chinese_encodings_are_decoded(crawl):
-    _work, _result, _cases, db = crawl
+    _work, _result, _cases, db, _requested = crawl
     titles = [row["title"] for row in db.execute(
         "SELECT title FROM posts WHERE info_code IN ('NW202112270999000011', 'NW202112270999000012')")]
     assert titles == ["稳健性检验", "稳健性检验"]
 
 
 def test_nothing_is_written_outside_the_output_folder(crawl):
-    work, _result, _cases, _db = crawl
+    work, _result, _cases, _db, _requested = crawl
     assert sorted(path.name for path in work.iterdir()) == ["out"]
     files = [path.name for path in (work / "out" / "_posts").iterdir()]
     assert files and all(SAFE_FILE_NAME.match(name) for name in files)
+
+
+def test_no_request_reaches_any_host_but_the_site_and_the_share_host(crawl):
+    _work, _result, _cases, _db, requested = crawl
+    # The home page links a post and a category on a subdomain, a post back-links one, a post redirects to one.
+    assert all(urlsplit(url).hostname == "sub." + SITE_HOST for url in OFF_SITE_LINKS)
+    assert {urlsplit(url).hostname for url in requested} == {SITE_HOST, SHARE_HOST}
+
+
+def test_the_hanging_page_outlasts_the_default_download_timeout():
+    # So that it is rejected as a timeout by a crawl with default settings, not archived late.
+    assert HANG_SECONDS > DOWNLOAD_TIMEOUT
+
+
+@pytest.mark.parametrize(("error", "words"), [
+    (ResponseDataLossError(), "connection closed before the whole page arrived (ResponseDataLossError)"),
+    (DownloadCancelledError(""), "download cancelled before the page arrived (DownloadCancelledError)"),
+    (IgnoreRequest(), "request dropped by the crawler (IgnoreRequest)"),
+    (KeyError(), "no details given (KeyError)"),
+    (IgnoreRequest("Forbidden by robots.txt"), "IgnoreRequest: Forbidden by robots.txt"),
+])
+def test_every_failure_has_a_readable_reason(error, words):
+    assert describe_failure(Failure(error)) == words
 
 
 def test_robots_txt_is_obeyed_and_a_forbidden_post_recorded(tmp_path):

@@ -1,6 +1,6 @@
 """The parser on real pages real Jekyll rendered (../shared/corpus/rendered)."""
 
-from crawler.pages.listing import feed_post_links, page_links
+from crawler.pages.listing import feed_post_links, page_links, post_name_problem
 from crawler.pages.post import parse_post_page
 from crawler.postfile import read_post_file
 from pipelines.normalize import normalize_post, text_of_html
@@ -79,3 +79,27 @@ def test_listing_pages_and_feed_link_every_post():
     assert len(emnews) == len(list((RENDERED_SITE / "emnews").rglob("*.html"))) - 1  # minus emnews/index.html
     feed = feed_post_links("http://finews.withounder.com/feed.xml", (RENDERED_SITE / "feed.xml").read_text())
     assert len(feed) == 10 and all(url.startswith("http://finews.withounder.com/") for url in feed)
+
+
+def test_links_to_another_host_are_not_listed_not_even_a_subdomain():
+    post = "/jinwanbao/2021/12/27/NW202112272226582498.html"
+    page = "".join(f'<a href="{href}">x</a>' for href in [
+        post, "/category/jinwanbao.html", f"http://sub.finews.withounder.com{post}",
+        "//sub.finews.withounder.com/category/jinwanbao.html", f"http://elsewhere.example{post}",
+    ])
+    assert page_links("http://finews.withounder.com/", page) == (
+        [f"http://finews.withounder.com{post}"], ["http://finews.withounder.com/category/jinwanbao.html"])
+    feed = ('<feed xmlns="http://www.w3.org/2005/Atom">'
+            f'<entry><link href="{post}" /></entry>'
+            f'<entry><link href="http://sub.finews.withounder.com{post}" /></entry></feed>')
+    assert feed_post_links("http://finews.withounder.com/feed.xml", feed) == [f"http://finews.withounder.com{post}"]
+
+
+def test_a_post_url_whose_name_decodes_to_a_path_has_no_usable_name():
+    day = "http://finews.withounder.com/jinwanbao/2021/12/27/"
+    assert post_name_problem(day + "NW202112272226582498.html") is None
+    assert post_name_problem(day + "%E4%BB%8A%E6%99%9A.html") is None  # escaped, but one segment: 今晚
+    for name in ["%2Fetc%2Fshadow", "..%2F..%2Fetc%2Fpasswd", "x%2F2021%2F12%2F27%2FNW202112272226582498"]:
+        assert post_name_problem(day + name + ".html") == (
+            f"unusable post name {name!r}: decoded, the URL's path is "
+            f"{'/jinwanbao/2021/12/27/' + name.replace('%2F', '/') + '.html'!r}")

@@ -26,6 +26,22 @@ def post_name(url: str) -> str:
     return match["name"] if match else ""
 
 
+def post_name_problem(url: str) -> str | None:
+    """Why a post URL's name cannot be used, or None when its name, decoded, is what ``post_name`` reads.
+
+    An escaped ``/`` in the name (``..%2F..%2Fetc%2Fpasswd.html``) decodes to another path: to no post
+    name at all, or to another post's. The name is the post's file name and the key it is planned and
+    archived by, so such a URL must not be requested under it.
+    """
+    path = urlsplit(url).path
+    match = _POST_PATH.match(path)
+    if not match:
+        return "not a post URL"
+    if post_name(url) != unquote(match["name"]):
+        return f"unusable post name {match['name'][:80]!r}: decoded, the URL's path is {unquote(path)[:120]!r}"
+    return None
+
+
 def category_from_post_url(url: str) -> str:
     match = _POST_PATH.match(unquote(urlsplit(url).path))
     return (match["category"] or "") if match else ""
@@ -37,13 +53,22 @@ def category_page_url(post_url: str) -> str | None:
     return urljoin(post_url, f"/category/{match['category']}.html") if match and match["category"] else None
 
 
+def on_host_of(base_url: str, url: str) -> bool:
+    """Whether ``url`` is on exactly the host of ``base_url``: only the site is followed, and a subdomain
+    of it (``sub.finews.withounder.com``) is another site."""
+    return urlsplit(url).hostname == urlsplit(base_url).hostname
+
+
 def page_links(base_url: str, text: str) -> tuple[list[str], list[str]]:
-    """(post URLs, category page URLs) linked from an HTML listing page, absolute, in page order."""
+    """(post URLs, category page URLs) linked from an HTML listing page to its own host, absolute, in page
+    order."""
     posts: list[str] = []
     categories: list[str] = []
     for href in Selector(text=text).xpath("//a/@href").getall():
         url = urljoin(base_url, href.strip())
         path = urlsplit(url).path
+        if not on_host_of(base_url, url):
+            continue
         if _POST_PATH.match(path):
             posts.append(url)
         elif _CATEGORY_PATH.match(path):
@@ -52,7 +77,8 @@ def page_links(base_url: str, text: str) -> tuple[list[str], list[str]]:
 
 
 def feed_post_links(base_url: str, text: str) -> list[str]:
-    """Post URLs of the Atom feed's entries, newest first as the feed lists them."""
+    """Post URLs of the Atom feed's entries on the feed's own host, newest first as the feed lists them."""
     selector = Selector(text=text, type="xml")
     hrefs = selector.xpath("//atom:entry/atom:link[@rel='alternate' or not(@rel)]/@href", namespaces=_ATOM).getall()
-    return [url for url in (urljoin(base_url, href.strip()) for href in hrefs) if is_post_url(url)]
+    urls = (urljoin(base_url, href.strip()) for href in hrefs)
+    return [url for url in urls if on_host_of(base_url, url) and is_post_url(url)]

@@ -3,7 +3,8 @@
 ``hostile_site(count)`` renders ``count`` normal generated posts plus one post page per HOSTILE_CASE,
 all listed on the home page (and, for the posts with odd titles, everywhere a normal post is). Each
 case states its expected outcome: ``archived`` (safely: the values stored as text, no file outside
-``_posts/``) or ``rejected`` (a ``rejects`` row whose reason contains ``reason``).
+``_posts/``) or ``rejected`` (a ``rejects`` row whose reason contains ``reason``). The home page also
+links a post and a category on a subdomain of the site (OFF_SITE_LINKS), which are never requested.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from datetime import datetime
 from crawler.postfile import SHANGHAI, format_post_file, parse_post_file
 from crawler.replica.generate import generate_site
 from crawler.replica.render import HTML, SITE_HOST, Page, PageKey, render_site
+from crawler.settings import DOWNLOAD_TIMEOUT
 
 HUGE_PAGE_BYTES = 50 * 1024 * 1024
-HANG_SECONDS = 5.0
+# Past the crawler's default download timeout, so that the page is a timeout with default settings too
+# (a test sets a short DOWNLOAD_TIMEOUT; the server's stop does not wait for its hanging daemon threads).
+HANG_SECONDS = DOWNLOAD_TIMEOUT + 5.0
+# Only the site and share hosts are followed: not even a subdomain of the site.
+SUBDOMAIN_HOST = f"sub.{SITE_HOST}"
 _PUBLISHED = datetime(2021, 12, 27, 9, 0, 0, tzinfo=SHANGHAI)
 _BODY = '<p>本报讯：这是一篇用来检验爬虫稳健性的文章。</p>\n <p class="em_media">（文章来源：今晚报）</p>'
 _META_CHARSET = re.compile(rb'<meta charset="UTF-8">\n?')
@@ -58,10 +64,15 @@ CASES = (
     HostileCase(_code(20), "a redirect off the site", "rejected", "offsite"),
     HostileCase(_code(21), "404", "rejected", "http 404"),
     HostileCase(_code(22), "500", "rejected", "http 500"),
-    HostileCase(_code(23), "an answer that never comes in time", "rejected", "took longer than"),
+    HostileCase(_code(23), f"an answer only after {HANG_SECONDS:.0f} s, past the default download timeout",
+                "rejected", "took longer than"),
     HostileCase("..%2F..%2F..%2Fetc%2Fpasswd", "a name that climbs out of the folder", "rejected", "post name"),
+    HostileCase("..%2F..%2Fetc%2Fshadow", "another name that climbs out of the folder", "rejected", "post name"),
+    HostileCase("%2Fetc%2Fhostname", "a name that is an absolute path", "rejected", "post name"),
     HostileCase("NW" + "9" * 998, "a 1,000-character name", "rejected", "post name"),
     HostileCase(_code(26), "a category of '..' in the back link", "rejected", "unusable category"),
+    HostileCase(_code(27), "a redirect to a subdomain of the site", "rejected", "offsite"),
+    HostileCase(_code(28), "a back link to its category on a subdomain of the site", "archived"),
 )
 
 
@@ -74,6 +85,13 @@ def _post_text(code: str, title: str = "稳健性检验") -> str:
 
 def _post_path(name: str) -> str:
     return f"/jinwanbao/{_PUBLISHED:%Y/%m/%d}/{name}.html"
+
+
+# Listed on the home page, never requested: a post and a category page on a subdomain of the site.
+OFF_SITE_LINKS = (
+    f"http://{SUBDOMAIN_HOST}{_post_path(_code(29))}",
+    f"http://{SUBDOMAIN_HOST}/category/jinwanbao.html",
+)
 
 
 def _byte_pages(templates: dict[str, bytes]) -> dict[str, Page]:
@@ -100,9 +118,14 @@ def _byte_pages(templates: dict[str, bytes]) -> dict[str, Page]:
         _code(22): Page(500, HTML, b"<h1>500</h1>"),
         _code(23): Page(200, HTML, templates[_code(23)], delay=HANG_SECONDS),
         "..%2F..%2F..%2Fetc%2Fpasswd": Page(200, HTML, spare),
+        "..%2F..%2Fetc%2Fshadow": Page(200, HTML, spare),
+        "%2Fetc%2Fhostname": Page(200, HTML, spare),
         "NW" + "9" * 998: Page(200, HTML, spare),
         _code(26): Page(200, HTML, templates[_code(26)].replace(b"/category/jinwanbao.html",
                                                                  b"/category/..%2F..%2Fetc.html")),
+        _code(27): Page(302, HTML, b"", headers=(("Location", f"http://{SUBDOMAIN_HOST}{_post_path(_code(27))}"),)),
+        _code(28): Page(200, HTML, templates[_code(28)].replace(f"//{SITE_HOST}/category/".encode(),
+                                                                 f"//{SUBDOMAIN_HOST}/category/".encode())),
     }
 
 
@@ -113,7 +136,7 @@ def hostile_site(count: int, seed: int = 0) -> tuple[dict[PageKey, Page], tuple[
     pages = render_site(parse_post_file(name, text) for name, text in [*site.files, *titled])
     # The byte-level cases start from real post pages of their own (with their own share texts),
     # rendered apart so that no listing links them except the home page's hostile list below.
-    codes = [_code(number) for number in range(10, 27)]
+    codes = [_code(number) for number in range(10, 29)]
     apart = render_site(parse_post_file(f"2021-12-27-{code}.md", _post_text(code)) for code in codes)
     pages.update({key: page for key, page in apart.items() if key[0] != SITE_HOST})
     links = []
@@ -122,6 +145,7 @@ def hostile_site(count: int, seed: int = 0) -> tuple[dict[PageKey, Page], tuple[
         # The server looks pages up by decoded path, as a crawler's percent-escapes arrive decoded.
         pages[(SITE_HOST, _post_path(name).replace("%2F", "/"))] = page
         links.append(f'<li><a href="{_post_path(name)}">{name[:40]}</a></li>')
+    links.extend(f'<li><a href="{url}">{url}</a></li>' for url in OFF_SITE_LINKS)
     home = pages[(SITE_HOST, "/")]
     listed = home.body.replace(b"</section>", ("<ul>\n" + "\n".join(links) + "\n</ul>\n</section>").encode(), 1)
     pages[(SITE_HOST, "/")] = pages[(SITE_HOST, "/index.html")] = Page(home.status, home.content_type, listed)

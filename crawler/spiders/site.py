@@ -16,13 +16,29 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from crawler.distributed.worker import Worker, settled, worker_for
 from crawler.infocode import InfoCodeError, canonical_infocode, infocode_from_name
 from crawler.items import FetchFailure
-from crawler.pages.listing import category_page_url, feed_post_links, page_links, post_name
+from crawler.pages.listing import (
+    category_page_url,
+    feed_post_links,
+    on_host_of,
+    page_links,
+    post_name,
+    post_name_problem,
+)
 from crawler.pages.post import PostPage, parse_post_page
 from crawler.pages.share import ShareTextError, share_text_from_json
 from crawler.pagestore import fetched_at
@@ -96,6 +112,9 @@ class SiteSpider(scrapy.Spider):
         # Names already planned in this run, so a post listed on four pages is looked up once. It grows
         # with the live site (a few days of posts), never with the archive, which is asked, not loaded.
         self._planned: set[str] = set()
+        # Listed post URLs whose name is unusable, rejected once per run: by URL, as they have no name to key
+        # by (an empty one would make every other such link a duplicate, dropped without a word).
+        self._refused: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
@@ -151,10 +170,17 @@ class SiteSpider(scrapy.Spider):
             url, callback=self.parse_post, errback=self.post_failed, priority=post_priority(url, self.today)
         )
 
-    def _posts_to_fetch(self, post_urls: Iterable[str]) -> Iterator[scrapy.Request]:
-        """Requests for the listed posts the archive does not hold yet (all of them with ``refetch_known``)."""
+    def _posts_to_fetch(self, post_urls: Iterable[str]) -> Iterator[scrapy.Request | FetchFailure]:
+        """Requests for the listed posts the archive does not hold yet (all of them with ``refetch_known``);
+        a reject for each listed post whose URL gives no usable name, which is never requested."""
         links: list[PostLink] = []
         for url in post_urls:
+            problem = post_name_problem(url)
+            if problem:
+                if url not in self._refused:
+                    self._refused.add(url)
+                    yield FetchFailure(url, f"{problem}; not requested")
+                continue
             link = post_link(url)
             if link.name not in self._planned:
                 self._planned.add(link.name)
@@ -172,7 +198,7 @@ class SiteSpider(scrapy.Spider):
             self.crawler.stats.inc_value("finews/posts_queued")
             yield self._post(link.url)
 
-    def _posts_and_their_categories(self, post_urls: list[str]) -> Iterator[scrapy.Request]:
+    def _posts_and_their_categories(self, post_urls: list[str]) -> Iterator[scrapy.Request | FetchFailure]:
         for url in post_urls:
             category_url = category_page_url(url)
             if category_url:
@@ -185,7 +211,7 @@ class SiteSpider(scrapy.Spider):
         yield from self._posts_to_fetch(post_urls)
 
     @settled
-    def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_listing(self, response: Response) -> Iterator[scrapy.Request | FetchFailure]:
         self.crawler.stats.inc_value("finews/listings_done")
         if not isinstance(response, TextResponse):
             self.logger.warning("Listing %s is not text (%s)", response.url, response.headers.get("Content-Type"))
@@ -196,7 +222,7 @@ class SiteSpider(scrapy.Spider):
         yield from self._posts_and_their_categories(posts)
 
     @settled
-    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request | FetchFailure]:
         self.crawler.stats.inc_value("finews/listings_done")
         if isinstance(response, TextResponse):
             yield from self._posts_and_their_categories(feed_post_links(response.url, response.text))
@@ -210,8 +236,9 @@ class SiteSpider(scrapy.Spider):
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         page = parse_post_page(response.url, response.text, response.body, content_type)
         for _label, href in page.back_links:
-            if "/category/" in href:
-                yield self._listing(urljoin(response.url, href))
+            category_url = urljoin(response.url, href)
+            if "/category/" in href and on_host_of(response.url, category_url):
+                yield self._listing(category_url)
         info_code = self._info_code(page)
         if not (self.follow_share and info_code):
             yield page
@@ -287,9 +314,28 @@ class SiteSpider(scrapy.Spider):
         self.logger.error("Listing %s failed: %s", failure.request.url, describe_failure(failure))
 
 
+# What a failure means when its error carries no words of its own (Scrapy raises ResponseDataLossError()
+# bare, and DownloadCancelledError with a cancelled Deferred's empty message): a reject needs a reason.
+_UNWORDED_FAILURES: dict[type[BaseException], str] = {
+    ResponseDataLossError: "connection closed before the whole page arrived",
+    DownloadCancelledError: "download cancelled before the page arrived",
+    DownloadTimeoutError: "no answer within the download timeout",
+    DownloadConnectionRefusedError: "connection refused",
+    CannotResolveHostError: "host name not found",
+    DownloadFailedError: "download failed",
+    IgnoreRequest: "request dropped by the crawler",
+}
+
+
 def describe_failure(failure: Failure) -> str:
-    """A short reason: ``http 404``, ``timeout``, or the error's own words."""
+    """A short reason: ``http 404``, the error's own words (``DownloadTimeoutError: Getting … took longer
+    than 2.0 seconds.``), or for an error without any, what its kind means and its name."""
     response = getattr(failure.value, "response", None)
     if response is not None:
         return f"http {response.status}"
-    return f"{failure.type.__name__}: {failure.getErrorMessage()}"[:300]
+    name = failure.type.__name__
+    message = failure.getErrorMessage().strip()
+    if message:
+        return f"{name}: {message}"[:300]
+    meaning = next((text for kind, text in _UNWORDED_FAILURES.items() if failure.check(kind)), "no details given")
+    return f"{meaning} ({name})"
