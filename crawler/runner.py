@@ -24,6 +24,7 @@ from scrapy import Spider
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.heldlog import ErrorsHeldUntilSiteAnswers
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
 from crawler.spiders.share import ShareSpider
@@ -221,6 +222,8 @@ def run_crawl(
             {**(overrides or {}), "FINEWS_RUN_ID": run.run_id, "FINEWS_FULL": run.mode == "full",
              "JOBDIR": str(run.jobdir)},
         )
+        # An unreachable site is reported in one line (CrawlError), not by every request's error too.
+        settings.set_in_component_priority_dict("EXTENSIONS", ErrorsHeldUntilSiteAnswers, 0)
         crawler, stop_signal = _run_spider(settings, SiteSpider)
         return conclude(output, run, crawler.stats.get_stats(), stop_signal, site_url, time.monotonic() - started)
 

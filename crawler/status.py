@@ -11,6 +11,8 @@ from crawler.runner import open_archive
 from pipelines.archive import ARCHIVE_FILE
 from pipelines.frontmatter import POSTS_DIR
 
+# How status shows a run marked running that no live process holds.
+ABANDONED = "abandoned"
 # (heading, crawl_runs column, width)
 _COUNT_COLUMNS = (
     ("requests", "requests", 8), ("new", "new", 5), ("updated", "updated", 7), ("unchanged", "unchanged", 9),
@@ -37,8 +39,17 @@ def _took(run: dict[str, Any]) -> str:
     return f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.0f} min"
 
 
-def run_line(run: dict[str, Any]) -> str:
-    status = run["status"] + (f" +{run['resumes']}" if run.get("resumes") else "")
+def shown_status(run: dict[str, Any], crawl_running: bool) -> str:
+    """A run still marked ``running`` when no process holds the lock belongs to a process that died
+    (kill -9, power loss): ``abandoned``. Only the next crawl, holding the lock, records it ``interrupted``
+    (``mark_abandoned_runs``): status is a reader and writes nothing."""
+    if run["status"] == "running" and not crawl_running:
+        return ABANDONED
+    return run["status"]
+
+
+def run_line(run: dict[str, Any], crawl_running: bool) -> str:
+    status = shown_status(run, crawl_running) + (f" +{run['resumes']}" if run.get("resumes") else "")
     exit_code = "-" if run["exit_code"] is None else str(run["exit_code"])
     counts = "  ".join(f"{run[column] or 0:>{width}}" for _heading, column, width in _COUNT_COLUMNS)
     return (
@@ -72,5 +83,5 @@ def status_report(output: Path, runs: int) -> str:
     lines.append(
         f"{'run':>5}  {'status':<14}  {'mode':<11}  {'started (UTC)':<25}  {'took':>6}  {'exit':>4}  {headings}"
     )
-    lines += [run_line(run) for run in recent]
+    lines += [run_line(run, crawl_running=holder is not None) for run in recent]
     return "\n".join(lines)

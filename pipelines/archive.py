@@ -4,7 +4,8 @@ Every write is one transaction (``db.atomic()``): a post's row, the revision it 
 count commit together or not at all, so a crawl killed at any instant leaves a consistent archive.
 A crawl groups its writes (``group_commits``): each is then a savepoint inside one transaction that is
 committed every ``FINEWS_COMMIT_SECONDS``, so a kill loses the last fraction of a second's writes,
-each whole, and a crawl pays for a few commits a second rather than several per post.
+each whole, and a crawl pays for a few commits a second rather than several per post. Counts kept
+outside the archive (Scrapy's stats) join each group just before it commits (``before_commit``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import weakref
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -107,6 +108,8 @@ class Archive:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self.grouped = False
+        # Called at each grouped commit, just before it: what they write commits with the group.
+        self.before_commit: list[Callable[[], None]] = []
 
     @classmethod
     def open(cls, path: Path) -> Archive:
@@ -135,6 +138,9 @@ class Archive:
 
     def commit(self) -> None:
         """Make every write so far durable (grouped: and open the next group)."""
+        if self.grouped:
+            for write_before_commit in self.before_commit:
+                write_before_commit()
         self.db.commit()
         if self.grouped:
             self.db.begin()

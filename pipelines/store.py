@@ -1,8 +1,9 @@
 """The SQLite store: posts archived, rejects recorded, the frontier kept, and one crawl_runs row per run.
 
 The archive counts new, updated, unchanged and rejected posts itself, in the transaction that writes
-each one, so those counts stay exact through a kill -9. The other counts come from Scrapy's stats and
-are added when a session ends.
+each one, so those counts stay exact through a kill -9. The other counts come from Scrapy's stats: what
+they grew by is added at every grouped commit (and when the session ends), in the transaction that
+commits the posts written meanwhile, so a kill -9 loses them only for the group it loses.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class SqliteStorePipeline:
         self.crawler = crawler
         # Set by ``finews crawl``, which starts or resumes the run before the crawl; else this starts one.
         self.run_id = run_id
+        # The session's SESSION_COUNTS already added to the run.
+        self.added: dict[str, int] = dict.fromkeys(SESSION_COUNTS, 0)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SqliteStorePipeline:
@@ -50,6 +53,7 @@ class SqliteStorePipeline:
         # spider_closed, not close_spider: only the signal carries the finish reason (a signal's stop is
         # ``shutdown``), and by then the scheduler has saved the JOBDIR queue a resume continues from.
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        pipeline.archive.before_commit.append(pipeline.add_session_counts)
         return pipeline
 
     def open_spider(self) -> None:
@@ -63,9 +67,23 @@ class SqliteStorePipeline:
         self.crawler.stats.set_value("finews/run_id", self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        self.archive.finish_run(self.run_id, run_status(reason), self._counts_since_added())
+
+    def add_session_counts(self) -> None:
+        """Add what the session's counts grew by since they were last added (the archive calls this just
+        before each grouped commit, so they commit with the posts written meanwhile)."""
+        if self.run_id is not None:  # else the spider is not open yet: nothing to add to
+            self.archive.add_to_run(self.run_id, self._counts_since_added())
+
+    def _counts_since_added(self) -> dict[str, int]:
         stats = self.crawler.stats
-        counts = {column: int(stats.get_value(stat, 0)) for column, stat in SESSION_COUNTS.items()}
-        self.archive.finish_run(self.run_id, run_status(reason), counts)
+        grown: dict[str, int] = {}
+        for column, stat in SESSION_COUNTS.items():
+            value = int(stats.get_value(stat, 0))
+            if value != self.added[column]:
+                grown[column] = value - self.added[column]
+                self.added[column] = value
+        return grown
 
     def process_item(self, item: PostItem) -> PostItem:
         change = self.archive.save_post(item, file_name_of(item), self.run_id)

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crawler.cli import DEMO_POSTS
+from crawler.cli import DEFAULT_SITE, DEMO_POSTS
 from crawler.postfile import parse_post_date, parse_post_file, split_front_matter
 from crawler.replica.generate import generate_site
-from crawler.replica.render import render_site
-from crawler.replica.server import ReplicaServer
+from crawler.replica.render import SITE_HOST, TEXT, Page, render_site
+from crawler.replica.server import NO_ANSWER, ReplicaServer
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTS = 30
@@ -141,13 +141,51 @@ def test_second_run_changes_nothing(crawled):
     assert run["skipped_known"] > 0 and run["unchanged"] == 0
 
 
-def test_unreachable_site_exits_nonzero_with_one_line(tmp_path):
+@pytest.mark.parametrize(("through_proxy", "loudness"), [(False, ()), (True, ()), (True, ("-q",))])
+def test_unreachable_site_exits_nonzero_with_one_line(tmp_path, through_proxy, loudness):
+    """Scrapy's retry, robots.txt and listing errors all say the same thing: only the reason is printed."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # bound, never listening: connections are refused
-        result = finews("crawl", "--site", f"http://127.0.0.1:{port}/", "--output", "out", cwd=tmp_path)
+        refused = f"http://127.0.0.1:{sock.getsockname()[1]}/"  # bound, never listening: connections are refused
+        if through_proxy:
+            site = DEFAULT_SITE
+            result = finews("crawl", *loudness, "--output", "out", cwd=tmp_path, proxy=refused)
+        else:
+            site = refused
+            result = finews("crawl", *loudness, "--site", refused, "--output", "out", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith(f"finews crawl: site http://127.0.0.1:{port}/ unreachable")
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"finews crawl: site {site} unreachable: ")
+    # Not printed, still counted.
+    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT status, errors FROM crawl_runs")
+    assert run["status"] == "failed" and run["errors"] > 0
+
+
+def test_verbose_keeps_every_error_of_an_unreachable_site(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        result = finews("crawl", "-v", "--output", "out", cwd=tmp_path, proxy=refused)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith(f"finews crawl: site {DEFAULT_SITE} unreachable: ")
+    assert any(f"ERROR: Listing {DEFAULT_SITE} failed" in line for line in lines), result.stderr
+
+
+def test_errors_of_a_site_that_answers_are_printed(site, tmp_path):
+    """A post that fails, and errors from before the site's first answer (its robots.txt never answered)."""
+    pages = dict(render_site(parse_post_file(name, text) for name, text in site.files))
+    pages[(SITE_HOST, "/robots.txt")] = NO_ANSWER
+    failing = next(path for host, path in pages if host == SITE_HOST and path.startswith("/emnews/20"))
+    pages[(SITE_HOST, failing)] = Page(500, TEXT, b"Internal Server Error\n")
+    with ReplicaServer(pages) as server:
+        result = finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    errors = result.stderr.splitlines()
+    assert any("ERROR: Gave up retrying <GET http://finews.withounder.com/robots.txt>" in line for line in errors)
+    assert any(f"ERROR: Gave up retrying <GET http://{SITE_HOST}{failing}> (failed 3 times): 500" in line
+               for line in errors), result.stderr
 
 
 def test_unwritable_output_exits_nonzero_with_one_line(tmp_path):

@@ -84,6 +84,21 @@ def archived_posts(out: Path) -> int:
         db.close()
 
 
+def committed_run(out: Path, run_id: int) -> dict:
+    """A crawl_runs row as any other reader sees it while a crawl writes: what the crawl has committed."""
+    db = sqlite3.connect(f"file:{out / 'archive.db'}?mode=ro", uri=True, timeout=5)
+    db.row_factory = sqlite3.Row
+    try:
+        return dict(db.execute("SELECT * FROM crawl_runs WHERE id = ?", [run_id]).fetchone())
+    finally:
+        db.close()
+
+
+def post_files(out: Path) -> set[str]:
+    """The post files in ``_posts``, without the temporary files of writes under way."""
+    return {path.name for path in (out / "_posts").iterdir() if not path.name.startswith(".")}
+
+
 def wait_until(condition: Callable[[], bool], process: subprocess.Popen) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
@@ -175,6 +190,25 @@ def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled
     assert second[:3] == ["2", "finished", "incremental"] and first[:3] == ["1", "finished", "incremental"]
     assert second[-3] == str(len(crawled_twice.site.files))  # skipped
     assert finews("status", "--output", "nowhere", cwd=crawled_twice.work).returncode == 1
+
+
+def test_status_shows_a_run_no_process_holds_as_abandoned_without_relabelling_it(
+    crawled_twice: Crawled, tmp_path: Path
+) -> None:
+    shutil.copytree(crawled_twice.work / "out", tmp_path / "out")
+    out = tmp_path / "out"
+    db = sqlite3.connect(out / "archive.db")
+    with db:  # the row a crawl killed with -9 leaves
+        db.execute("UPDATE crawl_runs SET status = 'running', finished_at = NULL, exit_code = NULL WHERE id = 2")
+    db.close()
+    lines = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
+    assert lines[1] == "no crawl running" and lines[3].split()[:2] == ["2", "abandoned"]
+    with CrawlLock(out / LOCK_FILE):  # a live process holds the output: its run is running
+        lines = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
+    assert lines[1] == f"a crawl is running (pid {os.getpid()})" and lines[3].split()[:2] == ["2", "running"]
+    # A reader: the next crawl, holding the lock, is what records the run interrupted.
+    assert [row["status"] for row in rows(out / "archive.db", "SELECT status FROM crawl_runs ORDER BY id")] == [
+        "finished", "running"]
 
 
 def test_added_posts_are_exactly_what_the_next_run_archives_and_vanished_posts_stay(
@@ -292,7 +326,9 @@ def test_kill_9_at_half_then_resume_archives_every_post_exactly_once(slow_site: 
         assert archived_at_kill < valid, "killed too late to test anything"
         assert integrity(out) == "ok"
         assert_posts_folder_whole(out, temporary_allowed=True)
-        assert finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()[1] == "no crawl running"
+        status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
+        # Nobody holds the lock: the run marked running belongs to a dead process.
+        assert status[1] == "no crawl running" and status[3].split()[:2] == ["1", "abandoned"]
         pending = {row["name"] for row in rows(out / "archive.db", "SELECT name FROM frontier")}
         done = {row["name"] for row in rows(out / "archive.db", "SELECT name FROM posts")} | {
             post_url_name(row["url"]) for row in rows(out / "archive.db", "SELECT url FROM rejects")} | {
@@ -320,6 +356,61 @@ def test_kill_9_at_half_then_resume_archives_every_post_exactly_once(slow_site: 
     assert_posts_folder_whole(out)
     assert_one_file_per_row(out)
     assert not (out / JOBS_DIR).exists()
+
+
+def test_kill_9_loses_at_most_the_last_commit_of_the_counts_from_scrapy_stats(tmp_path: Path) -> None:
+    """requests, skipped_known, errors and files_written are added to the run at every grouped commit, with
+    the posts: a kill -9 loses only what the last group would have added. An incremental run over an
+    archived site, with new posts to fetch slowly, is killed after one commit is seen to follow a moment
+    whose requests and files are known, then resumed."""
+    known = generate_site(40)
+    other = generate_site(STOPPED_POSTS, seed=1)
+    added = [(name, text) for name, text in other.files
+             if name not in other.malformed and other.twin_info_code[2:] not in name]
+    out = tmp_path / "out"
+    with replica(known.files) as server:
+        assert finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url).returncode == 0
+    files_before = post_files(out)
+    everything = known.files + added
+    with replica(everything, delay=SLOW) as server:
+        crawl = start_finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+        wait_until(lambda: archived_posts(out) >= len(known.valid_info_codes) + len(added) // 6, crawl)
+        # The replica logs a request as it arrives, after Scrapy counted it; a file exists once counted.
+        requests_seen = len(server.requests)
+        files_seen = len(post_files(out) - files_before)
+        committed = committed_run(out, 2)["requests"]
+
+        def committed_again_while_running() -> bool:
+            run = committed_run(out, 2)
+            return run["status"] == "running" and run["requests"] > committed
+
+        # A commit after that moment, mid-crawl: it added every request and file counted by then.
+        wait_until(committed_again_while_running, crawl)
+        crawl.kill()
+        crawl.communicate()
+        assert crawl.returncode == -signal.SIGKILL
+        assert archived_posts(out) < len(known.valid_info_codes) + len(added), "killed too late to test anything"
+        at_kill = committed_run(out, 2)
+        assert at_kill["requests"] >= requests_seen
+        assert at_kill["files_written"] >= files_seen
+        # Listings come before posts: every known post page was skipped, and committed, by then.
+        assert at_kill["skipped_known"] == len(known.files)
+        status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
+        assert status[3].split()[:2] == ["2", "abandoned"]
+
+        server.requests.clear()
+        resumed = finews("crawl", "--resume", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert resumed.returncode == 0, resumed.stderr
+    (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs WHERE id = 2")
+    assert (run["status"], run["resumes"], run["new"], run["errors"]) == ("finished", 1, len(added), 0)
+    # The resumed session counts all of its own: every request the replica saw since.
+    assert run["requests"] == at_kill["requests"] + len(server.requests)
+    # It lists every post page again: each one is either skipped as known or fetched (once).
+    fetched = post_pages(server.requests)
+    assert run["skipped_known"] == at_kill["skipped_known"] + len(everything) - len(fetched)
+    # Each added post's file is counted at most once; every post new in the resumed session wrote one.
+    assert at_kill["files_written"] + run["new"] - at_kill["new"] <= run["files_written"] <= len(added)
+    assert post_files(out) - files_before == {name for name, _text in added}
 
 
 @pytest.mark.parametrize(("stop", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
