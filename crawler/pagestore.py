@@ -18,7 +18,8 @@ from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
 from crawler.distributed.worker import worker_for
-from pipelines.archive import Archive, FetchedPage, StoredPageError, archive_for, utc_now
+from pipelines.archive import Archive, FetchedPage, StoredPageError, utc_now
+from pipelines.crawl_archive import archive_for
 
 # Response.flags mark of a page played back from the archive (never stored again).
 STORED_FLAG = "stored"

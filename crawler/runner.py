@@ -29,7 +29,8 @@ from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
 from crawler.spiders.share import ShareSpider
 from crawler.spiders.site import SiteSpider
-from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive, close_archives_left_open
+from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive
+from pipelines.crawl_archive import close_archives_left_open
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import SchemaError
 

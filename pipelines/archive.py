@@ -11,7 +11,6 @@ outside the archive (Scrapy's stats) join each group just before it commits (``b
 from __future__ import annotations
 
 import json
-import weakref
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -21,9 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-from scrapy import signals
-from scrapy.crawler import Crawler
-from twisted.internet.task import LoopingCall
 
 from crawler.items import PostItem
 from pipelines.schema import CRAWL_RUNS, FRONTIER, PAGES, POST_REVISIONS, POST_URLS, POSTS, REJECTS, migrate
@@ -471,43 +467,8 @@ class Archive:
         }
 
 
-_OPEN: weakref.WeakKeyDictionary[Crawler, Archive] = weakref.WeakKeyDictionary()
-
-
-def archive_for(crawler: Crawler) -> Archive:
-    """The crawler's one archive connection, shared by its spider and pipelines, closed when the engine stops.
-
-    With ``FINEWS_COMMIT_SECONDS`` > 0 its writes are grouped, committed that often and when it closes.
-    """
-    if crawler not in _OPEN:
-        archive = Archive.open(Path(crawler.settings["FINEWS_OUTPUT"]) / ARCHIVE_FILE)
-        _OPEN[crawler] = archive
-        seconds = crawler.settings.getfloat("FINEWS_COMMIT_SECONDS")
-        committers: list[LoopingCall] = []
-        if seconds > 0:
-            archive.group_commits()
-
-        def start() -> None:
-            # Made only now: a LoopingCall made earlier would install Twisted's default reactor before Scrapy's.
-            if seconds > 0:
-                committers.append(LoopingCall(archive.commit))
-                committers[0].start(seconds, now=False)
-
-        def close() -> None:
-            for committer in committers:
-                if committer.running:
-                    committer.stop()
-            if _OPEN.pop(crawler, None) is not None:
-                archive.close()
-
-        crawler.signals.connect(start, signal=signals.engine_started, weak=False)
-        crawler.signals.connect(close, signal=signals.engine_stopped, weak=False)
-    return _OPEN[crawler]
-
-
-def close_archives_left_open() -> None:
-    """Commit and close the archives of crawlers whose engine never stopped (a second SIGINT stops the
-    reactor at once): their open transaction would hold the write lock the run's outcome needs. Every
-    write in it is whole (a savepoint ends before the reactor turns), so committing it loses nothing."""
-    for crawler in list(_OPEN.keys()):
-        _OPEN.pop(crawler).close()
+def item_from_row(row: Mapping[str, Any]) -> PostItem:
+    """A ``posts`` row as the item it was stored from."""
+    fields = {key: value for key, value in row.items() if key in PostItem.__dataclass_fields__}
+    fields["tags"] = json.loads(row["tags"] or "[]")
+    return PostItem(**fields)

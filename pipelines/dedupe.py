@@ -12,13 +12,11 @@ Field by field, with the share host's own route (``finews share``): docs/routes.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from scrapy.crawler import Crawler
 
 from crawler.items import PostItem
-from pipelines.archive import Archive, archive_for
+from pipelines.archive import Archive, item_from_row
+from pipelines.crawl_archive import archive_for
 from pipelines.normalize import SUMMARY_LENGTH, content_hash
 
 _OUTLET_KINDS = ("media", "market")
@@ -26,12 +24,6 @@ _ROUTE_FIELDS = ("digest", "article_url", "share_url")
 _EXACT_BODY_FIELDS = (
     "body_html", "body_origin", "body_text", "source", "editor", "share_status", "share_text", "share_fetched_at",
 )
-
-
-def item_from_row(row: dict[str, Any]) -> PostItem:
-    fields = {key: value for key, value in row.items() if key in PostItem.__dataclass_fields__}
-    fields["tags"] = json.loads(row["tags"] or "[]")
-    return PostItem(**fields)
 
 
 def merge_routes(existing: PostItem | None, item: PostItem) -> PostItem:

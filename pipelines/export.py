@@ -16,8 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from crawler.items import PostItem
-from pipelines.archive import ARCHIVE_FILE
-from pipelines.dedupe import item_from_row
+from pipelines.archive import ARCHIVE_FILE, item_from_row
 from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text, write_atomically
 
 JSONL_FILE = "posts.jsonl"

@@ -6,11 +6,13 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
-
-from scrapy.crawler import Crawler
+from typing import TYPE_CHECKING
 
 from crawler.items import PostItem
 from crawler.postfile import format_post_file, post_file_name
+
+if TYPE_CHECKING:  # the writer is a pipeline, but ``finews export`` uses its functions without Scrapy
+    from scrapy.crawler import Crawler
 
 POSTS_DIR = "_posts"
 

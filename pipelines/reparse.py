@@ -14,8 +14,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from crawler.items import PostItem
-from pipelines.archive import Archive, archive_for
-from pipelines.dedupe import item_from_row
+from pipelines.archive import Archive, item_from_row
+from pipelines.crawl_archive import archive_for
 from pipelines.schema import POSTS
 from pipelines.validate import RejectedItem
 

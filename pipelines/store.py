@@ -16,7 +16,8 @@ from twisted.python.failure import Failure
 from crawler.items import PostItem
 from crawler.pages.listing import post_name
 from crawler.spiders.site import fetched_post_url
-from pipelines.archive import REPARSE_MODE, Archive, archive_for
+from pipelines.archive import REPARSE_MODE, Archive
+from pipelines.crawl_archive import archive_for
 from pipelines.frontmatter import file_name_of
 from pipelines.validate import RejectedItem
 

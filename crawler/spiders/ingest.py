@@ -23,7 +23,8 @@ from crawler.distributed.shared import SeenLinks, SharedCrawl
 from crawler.items import FetchFailure
 from crawler.pages.post import PostPage
 from crawler.spiders.site import post_link
-from pipelines.archive import Archive, FetchedPage, archive_for
+from pipelines.archive import Archive, FetchedPage
+from pipelines.crawl_archive import archive_for
 
 # Records taken from Redis at a time; each batch is one commit of the archive.
 INGEST_BATCH = 200

@@ -23,8 +23,8 @@ from crawler.items import FetchFailure, PostItem
 from crawler.pages.share import ShareTextError, share_text_from_json
 from crawler.sharehost import ShareHostUnavailable, share_request_meta, share_text_url
 from crawler.spiders.site import describe_failure
-from pipelines.archive import Archive, archive_for, utc_now
-from pipelines.dedupe import item_from_row
+from pipelines.archive import Archive, item_from_row, utc_now
+from pipelines.crawl_archive import archive_for
 from pipelines.normalize import take_share_text
 
 NOT_ARCHIVED = "not archived: the share host gives no date, category or name to make a post of"

@@ -44,7 +44,8 @@ from crawler.pages.share import ShareTextError, share_text_from_json
 from crawler.pagestore import fetched_at
 from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI
 from crawler.sharehost import ShareHostUnavailable, share_request_meta, share_text_url
-from pipelines.archive import Archive, PostLink, archive_for
+from pipelines.archive import Archive, PostLink
+from pipelines.crawl_archive import archive_for
 
 # The feed first (the newest posts), then lists, so every post is discovered early; share texts before
 # new posts, so started posts finish; then posts, newest first (a post's priority falls by one per day of
