@@ -49,8 +49,10 @@ def category_from_post_url(url: str) -> str:
 
 def category_page_url(post_url: str) -> str | None:
     """Every category slug seen in a post URL has its page at ``/category/<slug>.html``."""
-    match = _POST_PATH.match(urlsplit(post_url).path)
-    return urljoin(post_url, f"/category/{match['category']}.html") if match and match["category"] else None
+    parts = urlsplit(post_url)
+    match = _POST_PATH.match(parts.path)
+    # Formatted, not urljoin()ed: the post URL is absolute, and this runs for every listed post.
+    return f"{parts.scheme}://{parts.netloc}/category/{match['category']}.html" if match and match["category"] else None
 
 
 def on_host_of(base_url: str, url: str) -> bool:
