@@ -48,13 +48,15 @@ def archived_posts(archive_path: Path, since: str | None = None) -> Iterator[Pos
         db.close()
 
 
-def _write_if_changed(path: Path, text: str) -> bool:
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
+def _write_if_changed(path: Path, text: str, existing: set[str]) -> bool:
+    """Write ``text`` unless the file already holds exactly it; ``existing``: the folder's names at the start
+    (listed once, so that a fresh export does not try to open every file first)."""
+    if path.name in existing:
+        try:
+            if path.read_bytes() == text.encode("utf-8"):
+                return False
+        except FileNotFoundError:
+            pass
     write_atomically(path, text)
     return True
 
@@ -62,10 +64,11 @@ def _write_if_changed(path: Path, text: str) -> bool:
 def export_frontmatter(output: Path, since: str | None = None) -> ExportSummary:
     posts_dir = output / POSTS_DIR
     posts_dir.mkdir(parents=True, exist_ok=True)
+    existing = {entry.name for entry in os.scandir(posts_dir)}
     posts = written = 0
     for item in archived_posts(output / ARCHIVE_FILE, since):
         posts += 1
-        written += _write_if_changed(path_inside(posts_dir, file_name_of(item)), post_file_text(item))
+        written += _write_if_changed(path_inside(posts_dir, file_name_of(item)), post_file_text(item), existing)
     return ExportSummary(posts, written, posts - written, posts_dir)
 
 
