@@ -413,6 +413,20 @@ def test_kill_9_loses_at_most_the_last_commit_of_the_counts_from_scrapy_stats(tm
     assert post_files(out) - files_before == {name for name, _text in added}
 
 
+def crawl_stopped_at_a_third(
+    site: SyntheticSite, tmp_path: Path, proxy: str, stops: list[signal.Signals]
+) -> tuple[subprocess.Popen, str, str]:
+    """A crawl into tmp_path/out sent ``stops`` (20 ms apart) once a third of the posts are archived."""
+    crawl = start_finews("crawl", "--output", "out", cwd=tmp_path, proxy=proxy)
+    wait_until(lambda: archived_posts(tmp_path / "out") >= len(site.valid_info_codes) // 3, crawl)
+    for number, stop in enumerate(stops):
+        if number:
+            time.sleep(0.02)
+        crawl.send_signal(stop)
+    stdout, stderr = crawl.communicate(timeout=WAIT_SECONDS)
+    return crawl, stdout, stderr
+
+
 @pytest.mark.parametrize(("stop", "exit_code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_stop_signal_records_the_run_interrupted_and_resume_completes_it(
     slow_site: SyntheticSite, tmp_path: Path, stop: signal.Signals, exit_code: int
@@ -420,10 +434,7 @@ def test_a_stop_signal_records_the_run_interrupted_and_resume_completes_it(
     out = tmp_path / "out"
     valid = len(slow_site.valid_info_codes)
     with replica(slow_site.files, delay=SLOW) as server:
-        crawl = start_finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
-        wait_until(lambda: archived_posts(out) >= valid // 3, crawl)
-        crawl.send_signal(stop)
-        stdout, stderr = crawl.communicate(timeout=WAIT_SECONDS)
+        crawl, stdout, stderr = crawl_stopped_at_a_third(slow_site, tmp_path, server.proxy_url, [stop])
         assert crawl.returncode == exit_code, stderr
         assert stdout.startswith(f"run 1 interrupted by {stop.name}: ")
         assert stderr.strip().splitlines()[-1] == "finews crawl: run 1 interrupted; `finews crawl --resume` continues it"
@@ -450,14 +461,9 @@ def test_a_second_signal_stops_at_once_and_still_records_the_run_interrupted(
     slow_site: SyntheticSite, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    valid = len(slow_site.valid_info_codes)
     with replica(slow_site.files, delay=SLOW) as server:
-        crawl = start_finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
-        wait_until(lambda: archived_posts(out) >= valid // 3, crawl)
-        crawl.send_signal(signal.SIGINT)
-        time.sleep(0.02)
-        crawl.send_signal(signal.SIGINT)
-        _stdout, stderr = crawl.communicate(timeout=WAIT_SECONDS)
+        crawl, _stdout, stderr = crawl_stopped_at_a_third(
+            slow_site, tmp_path, server.proxy_url, [signal.SIGINT, signal.SIGINT])
         assert crawl.returncode == 130, stderr
         assert "Traceback" not in stderr
         (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
