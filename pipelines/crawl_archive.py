@@ -13,6 +13,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from twisted.internet.task import LoopingCall
 
+from crawler.lock import LOCK_FILE, CrawlLock
 from pipelines.archive import ARCHIVE_FILE, Archive
 
 _OPEN: weakref.WeakKeyDictionary[Crawler, Archive] = weakref.WeakKeyDictionary()
@@ -22,9 +23,16 @@ def archive_for(crawler: Crawler) -> Archive:
     """The crawler's one archive connection, shared by its spider and pipelines, closed when the engine stops.
 
     With ``FINEWS_COMMIT_SECONDS`` > 0 its writes are grouped, committed that often and when it closes.
+    Without a ``FINEWS_RUN_ID`` no ``finews`` command started the crawl and holds the output's lock
+    (``scrapy crawl site``): it takes the lock here, before opening the archive, or raises CrawlLocked.
     """
     if crawler not in _OPEN:
-        archive = Archive.open(Path(crawler.settings["FINEWS_OUTPUT"]) / ARCHIVE_FILE)
+        output = Path(crawler.settings["FINEWS_OUTPUT"])
+        if not crawler.settings.getint("FINEWS_RUN_ID"):
+            output.mkdir(parents=True, exist_ok=True)
+            # Held until the process ends (the kernel releases it then): one crawl per output, whatever the command.
+            CrawlLock(output / LOCK_FILE).acquire()
+        archive = Archive.open(output / ARCHIVE_FILE)
         _OPEN[crawler] = archive
         seconds = crawler.settings.getfloat("FINEWS_COMMIT_SECONDS")
         committers: list[LoopingCall] = []

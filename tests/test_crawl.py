@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from crawler.cli import DEFAULT_SITE, DEMO_POSTS
+from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.postfile import parse_post_date, parse_post_file, split_front_matter
 from crawler.replica.generate import generate_site
 from crawler.replica.render import SITE_HOST, TEXT, Page, render_site
@@ -186,6 +187,19 @@ def test_errors_of_a_site_that_answers_are_printed(site, tmp_path):
     assert any("ERROR: Gave up retrying <GET http://finews.withounder.com/robots.txt>" in line for line in errors)
     assert any(f"ERROR: Gave up retrying <GET http://{SITE_HOST}{failing}> (failed 3 times): 500" in line
                for line in errors), result.stderr
+
+
+def test_scrapy_crawl_refuses_an_output_another_crawl_holds(tmp_path):
+    """`scrapy crawl site` takes the output's lock as `finews crawl` does (here the test process holds it)."""
+    (tmp_path / "out").mkdir()
+    with CrawlLock(tmp_path / "out" / LOCK_FILE):
+        result = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "site", "-s", f"FINEWS_OUTPUT={tmp_path / 'out'}"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode != 0
+    assert f"another crawl (pid {os.getpid()}) is running on {tmp_path / 'out'}" in result.stderr
+    assert not (tmp_path / "out" / "archive.db").exists()
 
 
 def test_unwritable_output_exits_nonzero_with_one_line(tmp_path):
