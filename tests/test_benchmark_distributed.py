@@ -7,17 +7,14 @@ installed (the replica's own server otherwise, and the report says which), ``fin
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 
 import pytest
 
 from benchmarks.redis_server import redis_binary
 from benchmarks.servers import nginx_binary
 from crawler.replica.generate import generate_site
-from tests.test_crawl import ROOT
+from tests.benchmark_smoke import run_benchmark
 
 POSTS = 100
 
@@ -27,16 +24,7 @@ pytestmark = pytest.mark.skipif(redis_binary() is None,
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, dict]:
-    work = tmp_path_factory.mktemp("bench-distributed")
-    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
-    env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.distributed", "--posts", str(POSTS), "--rounds", "1",
-         "--work", str(work), "--server", "auto"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-    results = json.loads((work / "results.json").read_text()) if (work / "results.json").exists() else {}
-    return result, results
+    return run_benchmark("benchmarks.distributed", POSTS, tmp_path_factory.mktemp("bench-distributed"))
 
 
 def test_the_distributed_benchmark_measures_every_run_and_prints_the_table(smoke) -> None:

@@ -7,10 +7,7 @@ server otherwise, and the report says which), bare Scrapy and ``finews`` crawlin
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,23 +17,14 @@ import pytest
 from benchmarks.servers import NginxServer, nginx_binary
 from benchmarks.static_site import static_site
 from crawler.replica.generate import generate_site
-from tests.test_crawl import ROOT
+from tests.benchmark_smoke import run_benchmark
 
 POSTS = 200
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, dict]:
-    work = tmp_path_factory.mktemp("bench")
-    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
-    env["PYTHONPATH"] = str(ROOT)
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--posts", str(POSTS), "--rounds", "1", "--work", str(work),
-         "--server", "auto"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=300,
-    )
-    results = json.loads((work / "results.json").read_text()) if (work / "results.json").exists() else {}
-    return result, results
+    return run_benchmark("benchmarks", POSTS, tmp_path_factory.mktemp("bench"))
 
 
 def test_the_benchmark_command_runs_every_measurement_and_prints_the_table(smoke) -> None:
