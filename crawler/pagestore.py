@@ -26,6 +26,9 @@ STORED_FLAG = "stored"
 # Request.meta key: when the answer was received (UTC ISO 8601), the time ``pages`` holds for it; for a
 # stored page played back, when the crawl received it.
 FETCHED_AT = "finews_fetched_at"
+# Request.meta key: the reader a page is recorded under when its request has no callback (a download the
+# spider awaits, as parse_post awaits a post's share text).
+READ_BY = "finews_read_by"
 
 
 def fetched_at(meta: Mapping[str, Any]) -> str:
@@ -44,6 +47,8 @@ def headers_of(response: Response) -> dict[str, list[str]]:
 
 def callback_name(request: Request) -> str | None:
     """The spider method that reads the response (``parse_post``); None for Scrapy's own requests (robots.txt)."""
+    if READ_BY in request.meta:
+        return str(request.meta[READ_BY])
     callback = request.callback
     if callback is None or getattr(callback, "__self__", None) is None:
         return None

@@ -15,7 +15,6 @@ from twisted.python.failure import Failure
 
 from crawler.items import PostItem
 from crawler.pages.listing import post_name
-from crawler.spiders.site import fetched_post_url
 from pipelines.archive import REPARSE_MODE, Archive
 from pipelines.crawl_archive import archive_for
 from pipelines.frontmatter import file_name_of
@@ -99,8 +98,8 @@ class SqliteStorePipeline:
         share host alone (``finews share``) was not fetched from the site: a frontier row stays for the crawl.
         Nor has a record the ingest of a distributed crawl wrote (no response): Redis keeps that frontier.
         """
-        if isinstance(item, PostItem) and item.from_site and response is not None:
-            self.archive.forget_frontier(post_name(fetched_post_url(response)))
+        if isinstance(item, PostItem) and item.from_site and isinstance(response, Response):
+            self.archive.forget_frontier(post_name(response.url))
 
     def item_dropped(self, item: object, exception: BaseException) -> None:
         if isinstance(exception, RejectedItem):

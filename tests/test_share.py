@@ -53,7 +53,9 @@ FAULTS: dict[str, tuple[str, str]] = {
     "down": (r"DownloadFailedError: .*Connection|\w*TimeoutError: ", "no answer: the connection is closed"),
     "500": (r"http 500", "a 500"),
     "404": (r"http 404", "a 404 for every text: the texts are no longer where they were"),
-    "slow": (rf"\w*TimeoutError: Getting http://{re.escape(SHARE_HOST)}/\S+ took longer than {SHARE_TIMEOUT}", "hangs"),
+    # Timed out in the answer, or (a loaded machine) before the connection was up.
+    "slow": (rf"\w*TimeoutError: (Getting http://{re.escape(SHARE_HOST)}/\S+ took longer than {SHARE_TIMEOUT}|"
+             r"User timeout caused connection failure)", "hangs"),
     "invalid-json": (r"invalid json: ", "a truncated answer"),
 }
 
@@ -200,19 +202,22 @@ def test_backfill_asks_nothing_when_every_text_is_there(crawled: Path, tmp_path:
 def test_once_the_share_host_stops_answering_the_rest_of_the_run_does_not_ask_it(
     site: Site, tmp_path: Path, fault: str
 ) -> None:
-    """One request at a time, so the count is exact: the breaker's threshold, then no more share requests.
-    AutoThrottle on, as shipped: it never shortens its delay for a host answering errors."""
+    """One page at a time, so the count is nearly exact: the breaker's threshold, then no more share requests.
+    A post's share text is downloaded, not scheduled, so the next page's download may overlap it: one more
+    share request can be on its way when the breaker opens. AutoThrottle on, as shipped: it never shortens
+    its delay for a host answering errors."""
     with ReplicaServer(faulty(site.pages, fault)) as server:
         crawl = finews("crawl", "--output", "out", "-s", f"FINEWS_SHARE_TIMEOUT={SHARE_TIMEOUT}",
                        "-s", "CONCURRENT_REQUESTS=1", "-s", "FINEWS_SHARE_BREAKER=3", cwd=tmp_path, proxy=server.proxy_url)
     assert crawl.returncode == 0, crawl.stderr
     # Twisted's connection pool sends a request again once when a reused connection closes unanswered.
     asked = {url for url in server.requests if url.startswith(f"http://{SHARE_HOST}/NewsData/")}
-    assert len(asked) == 3
+    assert 3 <= len(asked) <= 4
     statuses = [row["share_status"] for row in archived(tmp_path / "out").values()]
     assert len(statuses) == len(site.synthetic.valid_info_codes)
-    assert len([status for status in statuses if status.startswith(SKIPPED + "3 requests in a row failed")]) == len(
-        statuses) - 3
+    # "3 requests in a row failed", or 4 when the overlapping one failed before the status was given.
+    assert len([status for status in statuses if re.match(re.escape(SKIPPED) + "[34] requests in a row failed", status)]) == len(
+        statuses) - len(asked)
     assert "Share host unavailable: 3 requests in a row failed" in crawl.stderr
 
 

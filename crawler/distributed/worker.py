@@ -10,8 +10,9 @@ one script (crawler/distributed/shared.py).
 from __future__ import annotations
 
 import functools
+import inspect
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
 from scrapy import Request
@@ -87,9 +88,7 @@ class Worker:
     def settle(self, request: Request, outputs: Iterable[Any] | None) -> Iterator[Request]:
         """Pass ``outputs``' requests on (they reach the outbox as they come); keep its items, and at the
         end put them in the outbox with the end of ``request``'s lease: the next exchange applies both."""
-        lease = request.meta.get(LEASE_META)
-        page = self._pages.pop(lease, None) if lease is not None else None
-        records: list[Record] = [page] if page is not None else []
+        lease, records = self._settling(request)
         try:
             for output in outputs or ():
                 if isinstance(output, Request):
@@ -97,12 +96,33 @@ class Worker:
                 else:
                     records.append(output)
         finally:
-            self.handed_off += sum(1 for record in records if isinstance(record, (PostPage, FetchFailure)))
-            self.outbox.add_records(records)
-            if lease is not None:
-                self.outbox.leases.append(lease)
-            if len(self.outbox) >= OUTBOX_LIMIT:
-                self.flush()
+            self._settled(lease, records)
+
+    async def settle_async(self, request: Request, outputs: AsyncIterable[Any]) -> AsyncIterator[Request]:
+        """``settle`` for a callback that awaits (parse_post, which awaits the post's share text)."""
+        lease, records = self._settling(request)
+        try:
+            async for output in outputs:
+                if isinstance(output, Request):
+                    yield output
+                else:
+                    records.append(output)
+        finally:
+            self._settled(lease, records)
+
+    def _settling(self, request: Request) -> tuple[str | None, list[Record]]:
+        """The request's lease, and its records so far: the page it received, when kept."""
+        lease = request.meta.get(LEASE_META)
+        page = self._pages.pop(lease, None) if lease is not None else None
+        return lease, [page] if page is not None else []
+
+    def _settled(self, lease: str | None, records: list[Record]) -> None:
+        self.handed_off += sum(1 for record in records if isinstance(record, (PostPage, FetchFailure)))
+        self.outbox.add_records(records)
+        if lease is not None:
+            self.outbox.leases.append(lease)
+        if len(self.outbox) >= OUTBOX_LIMIT:
+            self.flush()
 
     def keep_page(self, page: FetchedPage, request: Request) -> bool:
         """The page recorder's sink in a worker: the page goes to the writer with what its request gives;
@@ -167,13 +187,20 @@ def settled(method: Callable[..., Any]) -> Callable[..., Any]:
     wrapping is here, on each method, rather than in a middleware. Outside a distributed crawl the
     method is called as it is.
     """
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        def async_wrapper(spider: Any, result: Response | Failure, *args: Any, **kwargs: Any) -> Any:
+            outputs = method(spider, result, *args, **kwargs)
+            worker = spider.worker
+            return outputs if worker is None else worker.settle_async(result.request, outputs)
+
+        return async_wrapper
 
     @functools.wraps(method)
     def wrapper(spider: Any, result: Response | Failure, *args: Any, **kwargs: Any) -> Any:
         outputs = method(spider, result, *args, **kwargs)
         worker = spider.worker
-        if worker is None:
-            return outputs
-        return worker.settle(result.request, outputs)
+        return outputs if worker is None else worker.settle(result.request, outputs)
 
     return wrapper

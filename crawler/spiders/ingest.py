@@ -30,6 +30,8 @@ from pipelines.crawl_archive import archive_for
 INGEST_BATCH = 200
 # After a small batch, how long the ingest lets records gather before it takes the next.
 GATHER_SECONDS = 0.05
+# How often the ingest looks whether a stopping scraper's records are through the pipelines.
+CLOSING_WATCH_SECONDS = 0.1
 
 
 async def pause(seconds: float) -> None:
@@ -56,6 +58,7 @@ class IngestSpider(scrapy.Spider):
         # Records yielded to the pipelines and not yet through them; fired when that reaches zero.
         self._in_pipelines = 0
         self._drained: Deferred[None] | None = None
+        self._closing_watch: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> IngestSpider:
@@ -65,6 +68,8 @@ class IngestSpider(scrapy.Spider):
         spider: IngestSpider = super().from_crawler(crawler, *args, **kwargs)
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider._left_pipelines, signal=signal)
+        crawler.signals.connect(spider._opened, signal=signals.spider_opened)
+        crawler.signals.connect(spider._closed, signal=signals.engine_stopped)
         return spider
 
     def _left_pipelines(self, **_kwargs: Any) -> None:
@@ -72,6 +77,23 @@ class IngestSpider(scrapy.Spider):
         if self._in_pipelines == 0 and self._drained is not None:
             drained, self._drained = self._drained, None
             drained.callback(None)
+
+    def _opened(self) -> None:
+        self._closing_watch = task.LoopingCall(self._let_a_closing_scraper_close)
+        self._closing_watch.start(CLOSING_WATCH_SECONDS, now=False)
+
+    def _closed(self) -> None:
+        if self._closing_watch is not None and self._closing_watch.running:
+            self._closing_watch.stop()
+
+    def _let_a_closing_scraper_close(self) -> None:
+        """A stop waits for the records in the pipelines, but Scrapy 2.19 does not look again once an item
+        from ``start()`` is through them (scrapy/scrapy#7029): a SIGTERM while a record was in the pipelines
+        waited for ever. Its count drops after the signals, so this looks, until the scraper has closed."""
+        scraper = self.crawler.engine.scraper if self.crawler.engine is not None else None
+        slot = scraper.slot if scraper is not None else None
+        if slot is not None and slot.closing is not None and not slot.closing.called and slot.is_idle():
+            scraper._check_if_closing()
 
     async def start(self) -> AsyncIterator[PostPage | FetchFailure]:
         while True:

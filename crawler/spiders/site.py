@@ -26,6 +26,7 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import Response, TextResponse
+from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
 from crawler.distributed.worker import Worker, settled, worker_for
@@ -41,22 +42,21 @@ from crawler.pages.listing import (
 )
 from crawler.pages.post import PostPage, parse_post_page
 from crawler.pages.share import ShareTextError, share_text_from_json
-from crawler.pagestore import fetched_at
+from crawler.pagestore import READ_BY, fetched_at
 from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI
 from crawler.sharehost import ShareHostUnavailable, share_request_meta, share_text_url
 from pipelines.archive import Archive, PostLink
 from pipelines.crawl_archive import archive_for
 
-# The feed first (the newest posts), then lists, so every post is discovered early; share texts before
-# new posts, so started posts finish; then posts, newest first (a post's priority falls by one per day of
-# age, down to POST_PRIORITY - OLDEST_PRIORITY_DAYS: one scheduler queue per priority, so few priorities).
+# The feed first (the newest posts), then lists, so every post is discovered early; then posts, newest
+# first (a post's priority falls by one per day of age, down to POST_PRIORITY - OLDEST_PRIORITY_DAYS: one
+# scheduler queue per priority, so few priorities). A post's share text is not scheduled (parse_post).
 FEED_PRIORITY = 30
 LISTING_PRIORITY = 20
-SHARE_PRIORITY = 10
 POST_PRIORITY = 0
 OLDEST_PRIORITY_DAYS = 30
-# A share request carries the URL of the post page it completes: the item it yields is that page's.
-POST_URL_META = "finews_post_url"
+# What the archive's ``pages`` names as the reader of a share-host answer (crawler/pagestore.py).
+SHARE_READER = "parse_share"
 _POST_DATE = re.compile(r"/(?P<year>\d{4})/(?P<month>\d{2})/(?P<day>\d{2})/[^/]+\.html$")
 
 
@@ -80,16 +80,6 @@ def post_link(url: str) -> PostLink:
     except InfoCodeError:
         info_code = None
     return PostLink(name, url, info_code)
-
-
-def fetched_post_url(response: Response | Failure) -> str:
-    """The post page an item came from: the page itself, or the page a share-host answer completed.
-
-    Items an errback yields (a post whose share fetch failed) come with the Failure in place of a response.
-    """
-    if isinstance(response, Failure):
-        return str(response.request.meta.get(POST_URL_META) or response.request.url)
-    return str(response.meta.get(POST_URL_META) or response.url)
 
 
 class SiteSpider(scrapy.Spider):
@@ -235,7 +225,7 @@ class SiteSpider(scrapy.Spider):
             yield from self._posts_and_their_categories(feed_post_links(response.url, response.text))
 
     @settled
-    def parse_post(self, response: Response) -> Iterator[PostPage | FetchFailure | scrapy.Request]:
+    async def parse_post(self, response: Response) -> AsyncIterator[PostPage | FetchFailure | scrapy.Request]:
         if not isinstance(response, TextResponse):
             content_type = response.headers.get("Content-Type", b"").decode("latin-1")
             yield FetchFailure(response.url, f"not an HTML page (Content-Type {content_type!r})", response.body)
@@ -245,22 +235,57 @@ class SiteSpider(scrapy.Spider):
         for _label, href in page.back_links:
             category_url = urljoin(response.url, href)
             if "/category/" in href and on_host_of(response.url, category_url):
-                yield from self._listing(category_url)
+                for request in self._listing(category_url):
+                    yield request
         info_code = self._info_code(page)
-        if not (self.follow_share and info_code):
-            yield page
-            return
-        # The post waits for its text, but briefly and once (crawler/sharehost.py): a share host that fails
-        # costs it its exact body until `finews share --backfill`, never its place in the archive.
-        yield scrapy.Request(
-            share_text_url(self.share_host, info_code),
-            callback=self.parse_share,
-            errback=self.share_failed,
-            cb_kwargs={"page": page},
-            meta={POST_URL_META: page.url, **share_request_meta(self.share_timeout)},
-            priority=SHARE_PRIORITY,
+        if self.follow_share and info_code:
+            await self._add_share_text(page, info_code)
+        yield page
+
+    async def _add_share_text(self, page: PostPage, info_code: str) -> None:
+        """The post waits for its text, but briefly and once (crawler/sharehost.py): a share host that fails
+        costs it its exact body until `finews share --backfill`, never its place in the archive.
+
+        Downloaded here, through the downloader middlewares only (robots.txt, the breaker, the timeout), not
+        scheduled: a scheduled request carried the parsed page through the JOBDIR queue and back, and went
+        through the scraper a second time, which cost a post as much as its own page. It needs no place in
+        the queue: until the post is stored its page stays in the frontier, and a graceful stop waits for
+        downloads in progress.
+        """
+        request = scrapy.Request(
+            share_text_url(self.share_host, info_code), callback=NO_CALLBACK,
+            meta={READ_BY: SHARE_READER, **share_request_meta(self.share_timeout)},
             dont_filter=True,  # the twin posts of one article both need the answer
         )
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except ShareHostUnavailable as unavailable:
+            # Said once, when the share host was given up on; each post's status says it again.
+            page.share_fetched_at = fetched_at(request.meta)
+            page.share_status = f"skipped: {unavailable}"
+            self.crawler.stats.inc_value("finews/share_skipped")
+            return
+        except Exception:  # noqa: BLE001 - as an errback would: any failed download is this post's share status
+            page.share_fetched_at = fetched_at(request.meta)
+            page.share_status = describe_failure(Failure())
+            self._share_text_missing(page)
+            return
+        self.parse_share(response, page)
+
+    def parse_share(self, response: Response, page: PostPage) -> None:
+        """The share host's answer for ``page``: its exact text, or why there is none."""
+        emnews = f"/{EMNEWS_CATEGORY}/" in urlsplit(page.url).path
+        page.share_fetched_at = fetched_at(response.meta)
+        if not 200 <= response.status < 300:
+            page.share_status = f"http {response.status}"
+            self._share_text_missing(page)
+            return
+        try:
+            page.share_text = share_text_from_json(response.body, emnews=emnews)
+            page.share_status, page.share_text_url = "ok", response.url
+        except ShareTextError as error:
+            page.share_status = str(error)
+            self._share_text_missing(page)
 
     @staticmethod
     def _info_code(page: PostPage) -> str | None:
@@ -270,31 +295,6 @@ class SiteSpider(scrapy.Spider):
             return canonical_infocode(post_name(page.url))
         except InfoCodeError:
             return None
-
-    @settled
-    def parse_share(self, response: Response, page: PostPage) -> Iterator[PostPage]:
-        emnews = f"/{EMNEWS_CATEGORY}/" in urlsplit(page.url).path
-        page.share_fetched_at = fetched_at(response.meta)
-        try:
-            page.share_text = share_text_from_json(response.body, emnews=emnews)
-            page.share_status, page.share_text_url = "ok", response.url
-        except ShareTextError as error:
-            page.share_status = str(error)
-            self._share_text_missing(page)
-        yield page
-
-    @settled
-    def share_failed(self, failure: Failure) -> Iterator[PostPage]:
-        page: PostPage = failure.request.cb_kwargs["page"]
-        page.share_fetched_at = fetched_at(failure.request.meta)
-        if failure.check(ShareHostUnavailable):
-            # Said once, when the share host was given up on; each post's status says it again.
-            page.share_status = f"skipped: {failure.getErrorMessage()}"
-            self.crawler.stats.inc_value("finews/share_skipped")
-        else:
-            page.share_status = describe_failure(failure)
-            self._share_text_missing(page)
-        yield page
 
     def _share_text_missing(self, page: PostPage) -> None:
         self.crawler.stats.inc_value("finews/share_failed")
