@@ -34,7 +34,7 @@ from benchmarks.servers import ServerUnavailable, nginx_binary, start_server
 from benchmarks.static_site import static_site
 
 DEFAULT_POSTS = (1_000, 10_000)
-SCENARIOS = ("bare", "bare+share", "crawl", "crawl-unthrottled", "incremental", "export", "resume")
+SCENARIOS = ("bare", "bare+share", "crawl", "crawl-workers-2", "crawl-unthrottled", "incremental", "export", "resume")
 # Runs on the output of ``crawl``.
 NEEDS_CRAWL = ("incremental", "export")
 DEFAULT_WORK = Path("/tmp/finews-benchmarks")
@@ -76,6 +76,7 @@ def run(posts: list[int], rounds: int, work: Path, server_kind: str, skip: froze
                     "bare": lambda: [bench.bare(share=False)],
                     "bare+share": lambda: [bench.bare(share=True)],
                     "crawl": lambda: [bench.crawl()],
+                    "crawl-workers-2": lambda: [bench.crawl("crawl-workers-2", workers=2)],
                     "crawl-unthrottled": lambda: [bench.crawl("crawl-unthrottled", "AUTOTHROTTLE_ENABLED=False")],
                     "incremental": lambda: [bench.incremental()],
                     "export": lambda: [bench.export()],

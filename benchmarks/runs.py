@@ -3,7 +3,9 @@
 - ``bare``: the baseline spider (benchmarks.bare), pages only;
 - ``bare+share``: the baseline spider asking the share host too: the same requests as ``finews crawl``;
 - ``crawl``: ``finews crawl`` into a fresh output, as shipped (AutoThrottle on);
-- ``crawl-unthrottled``: the same with ``-s AUTOTHROTTLE_ENABLED=False``: what politeness costs on loopback;
+- ``crawl-workers-2``: ``finews crawl --workers 2``: the same on both cores (a private Redis server and one
+  worker process; the peak RSS is the whole tree's);
+- ``crawl-unthrottled``: ``finews crawl`` with ``-s AUTOTHROTTLE_ENABLED=False``: what politeness costs on loopback;
 - ``incremental``: ``finews crawl`` again on that output, the site unchanged;
 - ``export``: ``finews export`` of that archive into a fresh output (every file written);
 - ``killed``: ``finews crawl`` into a fresh output, SIGKILLed once half the posts are archived (it commits
@@ -135,9 +137,11 @@ class Round:
         ok = measured.returncode == 0 and post_pages == self.site.posts
         return self._row(scenario, measured, urls, cpu, post_pages, ok)
 
-    def crawl(self, scenario: str = "crawl", *settings: str) -> Row:
+    def crawl(self, scenario: str = "crawl", *settings: str, workers: int = 1) -> Row:
         output = self._fresh(scenario)
         options = [option for setting in settings for option in ("-s", setting)]
+        if workers > 1:
+            options += ["--workers", str(workers)]
         measured, urls, cpu = self._measure(scenario, finews_argv("crawl", "--output", str(output), *options))
         held = archived(output)
         ok = measured.returncode == 0 and held == self.site.valid_posts

@@ -45,7 +45,17 @@ def _crawl(args: argparse.Namespace) -> int:
 
     overrides = {**dict(args.set), **_log_overrides(args)}
     redis_url = args.redis or overrides.get("FINEWS_REDIS_URL")
-    if redis_url:
+    if args.workers > 1:
+        if redis_url:
+            print("finews crawl: --workers starts its own Redis server; with --redis, start workers by hand",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        from crawler.distributed.local import run_crawl_on_local_workers
+
+        def crawl() -> CrawlSummary:
+            return run_crawl_on_local_workers(args.site, args.output, args.workers, overrides, dict(args.set),
+                                              full=args.full, resume=args.resume)
+    elif redis_url:
         from crawler.distributed.runner import run_distributed_crawl
 
         def crawl() -> CrawlSummary:
@@ -288,6 +298,16 @@ def add_settings_option(parser: argparse.ArgumentParser, scope: str, example: st
                         help=f"a Scrapy setting for {scope} (e.g. -s {example}); repeatable")
 
 
+def positive_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {count}")
+    return count
+
+
 def add_loudness_options(parser: argparse.ArgumentParser, quiet: str) -> None:
     """``-v`` (Scrapy's log) or ``-q`` (``quiet`` says what is left), not both."""
     loudness = parser.add_mutually_exclusive_group()
@@ -312,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--redis", metavar="URL",
                        help="crawl with the workers that join through this Redis server (redis://HOST:PORT/DB): "
                             "this process writes the archive and works as one more worker")
+    crawl.add_argument("--workers", type=positive_count, default=1, metavar="N",
+                       help="crawl with N processes on this machine (2 for two cores): a private Redis server and "
+                            "N - 1 workers, started and stopped with the crawl (needs redis-server; default 1)")
     crawl.set_defaults(run=_crawl)
 
     worker = commands.add_parser(

@@ -31,8 +31,8 @@ def test_the_benchmark_command_runs_every_measurement_and_prints_the_table(smoke
     result, results = smoke
     assert result.returncode == 0, result.stdout + result.stderr
     scenarios = [row["scenario"] for row in results["rows"]]
-    assert scenarios == ["bare", "bare+share", "crawl", "crawl-unthrottled", "incremental", "export", "killed",
-                         "resume"]
+    assert scenarios == ["bare", "bare+share", "crawl", "crawl-workers-2", "crawl-unthrottled", "incremental", "export",
+                         "killed", "resume"]
     assert all(row["ok"] for row in results["rows"]), results["rows"]
     assert "| posts | run | rounds | wall s |" in result.stdout
     assert "| target | goal |" in result.stdout

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from crawler.postfile import parse_post_file
@@ -282,3 +283,56 @@ def test_sigterm_stops_the_crawl_and_its_workers_and_resume_finishes_the_run(slo
     assert run["status"] == "interrupted" and run["exit_code"] == 143
     assert _count_posts(tmp_path / "out") < len(site.valid_info_codes)
     assert_resume_finishes_the_run(redis_server, replica, site, tmp_path)
+
+
+# finews crawl --workers N: the same on this machine's cores, nothing set up by hand ----------------------------
+
+
+def _children_of(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_workers_2_archives_what_one_process_archives_and_leaves_no_process(two_workers, replica, tmp_path):
+    work, *_ = two_workers
+    before = len(replica.requests)
+    crawl = finews_process("crawl", "--workers", "2", "--output", "local", cwd=tmp_path, proxy=replica.proxy_url,
+                           log=tmp_path / "crawl.log")
+    # Its helpers while it runs: a redis-server on a socket only this user may open, and one worker.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(helpers := _children_of(crawl.pid)) < 2:
+        time.sleep(0.05)
+    names = sorted(" ".join(child.cmdline()[:4]) for child in helpers)
+    output = finished(crawl, tmp_path / "crawl.log")
+    assert any("redis-server" in name for name in names) and any("crawler.cli worker" in name for name in names), names
+    assert " finished: " in output and "worker" not in output, output
+    assert posts_and_hashes(tmp_path / "local") == posts_and_hashes(work / "single")
+    assert files(tmp_path / "local") == files(work / "single")
+    post_pages = [url for url in replica.requests[before:] if url.endswith(".html") and "/20" in url]
+    assert len(post_pages) == len(set(post_pages)) == POSTS
+    assert not [child for child in helpers if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_killed_workers_crawl_takes_its_helpers_with_it_and_resume_finishes(slow_replica, tmp_path):
+    site, replica = slow_replica
+    crawl = finews_process("crawl", "--workers", "2", "--output", "out", cwd=tmp_path, proxy=replica.proxy_url,
+                           log=tmp_path / "crawl.log")
+    wait_until_archived(tmp_path / "out", 40)
+    helpers = _children_of(crawl.pid)
+    assert len(helpers) >= 2, helpers
+    crawl.send_signal(signal.SIGKILL)
+    crawl.wait(timeout=RUN_TIMEOUT)
+    _gone, alive = psutil.wait_procs(helpers, timeout=30)
+    assert alive == [], [child.cmdline() for child in alive]
+    resumed = finews("crawl", "--workers", "2", "--resume", "--output", "out", cwd=tmp_path, proxy=replica.proxy_url,
+                     timeout=RUN_TIMEOUT)
+    assert resumed.returncode == 0, resumed.stderr
+    assert {code for code, _hash in posts_and_hashes(tmp_path / "out")} == set(site.valid_info_codes)
+
+
+def test_workers_with_redis_is_refused(tmp_path):
+    result = finews("crawl", "--workers", "2", "--redis", "redis://127.0.0.1:1/0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--workers starts its own Redis server" in result.stderr
