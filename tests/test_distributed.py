@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from crawler.distributed import local
 from crawler.postfile import parse_post_file
 from crawler.replica.generate import SyntheticSite, generate_site
 from crawler.replica.render import render_site
@@ -305,6 +307,10 @@ def test_workers_2_archives_what_one_process_archives_and_leaves_no_process(two_
     while time.monotonic() < deadline and len(helpers := _children_of(crawl.pid)) < 2:
         time.sleep(0.05)
     names = sorted(" ".join(child.cmdline()[:4]) for child in helpers)
+    server = next(child for child in helpers if "redis-server" in child.name())
+    assert server.net_connections(kind="inet") == [], "no TCP port"
+    (socket_path,) = {connection.laddr for connection in server.net_connections(kind="unix") if connection.laddr}
+    assert stat.S_IMODE(Path(socket_path).parent.stat().st_mode) == 0o700
     output = finished(crawl, tmp_path / "crawl.log")
     assert any("redis-server" in name for name in names) and any("crawler.cli worker" in name for name in names), names
     assert " finished: " in output and "worker" not in output, output
@@ -330,6 +336,13 @@ def test_a_killed_workers_crawl_takes_its_helpers_with_it_and_resume_finishes(sl
                      timeout=RUN_TIMEOUT)
     assert resumed.returncode == 0, resumed.stderr
     assert {code for code, _hash in posts_and_hashes(tmp_path / "out")} == set(site.valid_info_codes)
+
+
+def test_without_redis_server_workers_stop_before_the_run_with_one_line(monkeypatch):
+    monkeypatch.setattr(local, "redis_binary", lambda: None)
+    with pytest.raises(local.CrawlError, match=r"^--workers needs redis-server: `apt-get install redis-server`"):
+        local.run_crawl_on_local_workers("http://finews.withounder.com/", Path("never-made"), 2, {}, {})
+    assert not Path("never-made").exists()
 
 
 def test_workers_with_redis_is_refused(tmp_path):
