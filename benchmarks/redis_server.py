@@ -4,8 +4,6 @@ scripts/test.sh installs it, and its system service is never used)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -14,12 +12,9 @@ from types import TracebackType
 import redis
 
 from benchmarks.servers import ServerUnavailable, free_port
+from crawler.distributed.local import redis_binary
 
 REDIS_START_SECONDS = 10.0
-
-
-def redis_binary() -> str | None:
-    return shutil.which("redis-server", path=os.pathsep.join((os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin")))
 
 
 class RedisServer:

@@ -187,20 +187,15 @@ def settled(method: Callable[..., Any]) -> Callable[..., Any]:
     wrapping is here, on each method, rather than in a middleware. Outside a distributed crawl the
     method is called as it is.
     """
-    if inspect.isasyncgenfunction(method):
-
-        @functools.wraps(method)
-        def async_wrapper(spider: Any, result: Response | Failure, *args: Any, **kwargs: Any) -> Any:
-            outputs = method(spider, result, *args, **kwargs)
-            worker = spider.worker
-            return outputs if worker is None else worker.settle_async(result.request, outputs)
-
-        return async_wrapper
 
     @functools.wraps(method)
     def wrapper(spider: Any, result: Response | Failure, *args: Any, **kwargs: Any) -> Any:
         outputs = method(spider, result, *args, **kwargs)
         worker = spider.worker
-        return outputs if worker is None else worker.settle(result.request, outputs)
+        if worker is None:
+            return outputs
+        if inspect.isasyncgen(outputs):  # parse_post awaits its share text
+            return worker.settle_async(result.request, outputs)
+        return worker.settle(result.request, outputs)
 
     return wrapper
