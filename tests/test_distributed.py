@@ -311,6 +311,9 @@ def test_workers_2_archives_what_one_process_archives_and_leaves_no_process(two_
     assert server.net_connections(kind="inet") == [], "no TCP port"
     (socket_path,) = {connection.laddr for connection in server.net_connections(kind="unix") if connection.laddr}
     assert stat.S_IMODE(Path(socket_path).parent.stat().st_mode) == 0o700
+    # Redis shares this machine's memory with the crawl: the worker's backlog is the smaller local one.
+    (worker_command,) = [child.cmdline() for child in helpers if "worker" in child.cmdline()]
+    assert f"FINEWS_MAX_BACKLOG={local.LOCAL_MAX_BACKLOG}" in worker_command
     output = finished(crawl, tmp_path / "crawl.log")
     assert any("redis-server" in name for name in names) and any("crawler.cli worker" in name for name in names), names
     assert " finished: " in output and "worker" not in output, output

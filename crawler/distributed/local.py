@@ -34,6 +34,9 @@ REDIS_START_SECONDS = 10.0
 # How long the workers get to stop once the crawl is over (they see it within FINEWS_REDIS_POLL_SECONDS).
 WORKER_STOP_SECONDS = 30.0
 _PR_SET_PDEATHSIG = 1
+# Records that may wait for the writer before the workers stop taking requests (FINEWS_MAX_BACKLOG, 3,000
+# for workers on other machines): here Redis shares this machine's memory with the crawl (BENCHMARKS.md).
+LOCAL_MAX_BACKLOG = 1000
 
 
 class LocalWorkersUnavailable(RuntimeError):
@@ -142,6 +145,7 @@ def run_crawl_on_local_workers(
     """``finews crawl --workers N``: this process and N - 1 workers, through a private Redis server."""
     from crawler.distributed.runner import run_distributed_crawl
 
+    worker_settings = {"FINEWS_MAX_BACKLOG": LOCAL_MAX_BACKLOG, **worker_settings}
     try:
         with private_redis() as url, local_workers(url, workers - 1, worker_settings):
             return run_distributed_crawl(site_url, output, url, overrides, full=full, resume=resume)
