@@ -246,11 +246,11 @@ class SiteSpider(scrapy.Spider):
         """The post waits for its text, but briefly and once (crawler/sharehost.py): a share host that fails
         costs it its exact body until `finews share --backfill`, never its place in the archive.
 
-        Downloaded here, through the downloader middlewares only (robots.txt, the breaker, the timeout), not
-        scheduled: a scheduled request carried the parsed page through the JOBDIR queue and back, and went
-        through the scraper a second time, which cost a post as much as its own page. It needs no place in
-        the queue: until the post is stored its page stays in the frontier, and a graceful stop waits for
-        downloads in progress.
+        Downloaded here, through the downloader middlewares only (robots.txt, AutoThrottle, the breaker, the
+        page store), not scheduled: a scheduled request carried the parsed page through the JOBDIR queue (or
+        the distributed frontier) and back, and its answer went through the scraper a second time
+        (BENCHMARKS.md). It needs no place in the queue: until the post is stored its page stays in the
+        frontier, and a graceful stop waits for downloads in progress.
         """
         request = scrapy.Request(
             share_text_url(self.share_host, info_code), callback=NO_CALLBACK,
