@@ -53,9 +53,7 @@ FAULTS: dict[str, tuple[str, str]] = {
     "down": (r"DownloadFailedError: .*Connection|\w*TimeoutError: ", "no answer: the connection is closed"),
     "500": (r"http 500", "a 500"),
     "404": (r"http 404", "a 404 for every text: the texts are no longer where they were"),
-    # Timed out in the answer, or (a loaded machine) before the connection was up.
-    "slow": (rf"\w*TimeoutError: (Getting http://{re.escape(SHARE_HOST)}/\S+ took longer than {SHARE_TIMEOUT}|"
-             r"User timeout caused connection failure)", "hangs"),
+    "slow": (rf"\w*TimeoutError: Getting http://{re.escape(SHARE_HOST)}/\S+ took longer than {SHARE_TIMEOUT}", "hangs"),
     "invalid-json": (r"invalid json: ", "a truncated answer"),
 }
 

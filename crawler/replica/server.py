@@ -110,6 +110,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _ReplicaHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog. socketserver's 5 overflowed when a crawl opened more connections at once (its
+    # post pages and their share texts): the kernel dropped the connection attempts, and a client waited a
+    # second for its retry, past a short share timeout. Real servers listen with hundreds (nginx: 511).
+    request_queue_size = 128
 
     def __init__(
         self, address: tuple[str, int], pages: Mapping[PageKey, Page], delay: float, requests: list[str]
