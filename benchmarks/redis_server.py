@@ -5,16 +5,13 @@ scripts/test.sh installs it, and its system service is never used)."""
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 from types import TracebackType
 
 import redis
 
 from benchmarks.servers import ServerUnavailable, free_port
-from crawler.distributed.local import redis_binary
-
-REDIS_START_SECONDS = 10.0
+from crawler.distributed.local import REDIS_START_SECONDS, LocalWorkersUnavailable, redis_binary, wait_until_ready
 
 
 class RedisServer:
@@ -36,27 +33,13 @@ class RedisServer:
         )
         self.client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30)
         try:
-            self._wait_until_ready()
+            wait_until_ready(self.process, self.client, self.log)
+        except LocalWorkersUnavailable as error:
+            self.stop()
+            raise ServerUnavailable(str(error)) from None
         except BaseException:
             self.stop()
             raise
-
-    def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + REDIS_START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ServerUnavailable(f"redis-server exited at start: {self._log_tail()}")
-            try:
-                self.client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise ServerUnavailable(f"redis-server did not answer on 127.0.0.1:{self.port} within "
-                                f"{REDIS_START_SECONDS:.0f} s: {self._log_tail()}")
-
-    def _log_tail(self) -> str:
-        lines = self.log.read_text(errors="replace").strip().splitlines() if self.log.exists() else []
-        return lines[-1] if lines else "(no log)"
 
     @property
     def url(self) -> str:

@@ -84,27 +84,29 @@ def private_redis() -> Iterator[str]:
     )
     try:
         url = f"unix://{socket_path}"
-        _wait_until_ready(process, url, log)
+        client = redis.Redis.from_url(url, socket_timeout=5)
+        try:
+            wait_until_ready(process, client, log)
+        finally:
+            client.close()
         yield url
     finally:
         _stop(process, REDIS_START_SECONDS)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    client = redis.Redis.from_url(url, socket_timeout=5)
+def wait_until_ready(process: subprocess.Popen[bytes], client: redis.Redis, log: Path) -> None:
+    """Until ``client`` gets an answer from the redis-server ``process`` just started (logging to ``log``);
+    LocalWorkersUnavailable, with the log's last line, when it exits or stays silent."""
     deadline = time.monotonic() + REDIS_START_SECONDS
-    try:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise LocalWorkersUnavailable(f"redis-server exited at start: {_last_line(log)}")
-            try:
-                client.ping()
-                return
-            except (redis.ConnectionError, FileNotFoundError):
-                time.sleep(0.05)
-    finally:
-        client.close()
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LocalWorkersUnavailable(f"redis-server exited at start: {_last_line(log)}")
+        try:
+            client.ping()
+            return
+        except (redis.ConnectionError, FileNotFoundError):
+            time.sleep(0.05)
     raise LocalWorkersUnavailable(f"redis-server did not answer within {REDIS_START_SECONDS:.0f} s: {_last_line(log)}")
 
 
