@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
+from pipelines.sqlite_utils_lean import sqlite_utils
 
 from crawler.items import PostItem
 from pipelines.schema import CRAWL_RUNS, FRONTIER, PAGES, POST_REVISIONS, POST_URLS, POSTS, REJECTS, migrate

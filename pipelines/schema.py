@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import sqlite_utils
+from pipelines.sqlite_utils_lean import sqlite_utils
 
 
 @dataclass(frozen=True)

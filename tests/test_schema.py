@@ -1,4 +1,6 @@
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,13 @@ def test_posts_per_day_counts_by_the_day_in_shanghai(tmp_path):
     rows = archive.db.execute("SELECT day, category, posts FROM posts_per_day").fetchall()
     archive.close()
     assert rows == [("2021-12-27", "emnews", 1), ("2021-12-27", "jinwanbao", 2), ("2021-12-26", "jinwanbao", 1)]
+
+
+def test_the_archive_imports_sqlite_utils_without_numpy_and_leaves_numpy_importable():
+    """sqlite-utils would import numpy (and pandas) when installed: 18 MB of every crawl process."""
+    pytest.importorskip("numpy")
+    code = ("import sys, pipelines.archive, sqlite_utils.db; print('numpy' in sys.modules, sqlite_utils.db.np); "
+            "import numpy; print(numpy.__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.stdout.split() == ["False", "None", "numpy"]

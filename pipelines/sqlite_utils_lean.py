@@ -1,0 +1,32 @@
+"""sqlite-utils, imported without pandas and numpy.
+
+sqlite-utils imports pandas and numpy whenever they are installed, only to map their value types to
+column types; the archive never stores such values. Where numpy is installed (this benchmark machine has
+it, for scipy), it was 18 MB of every crawl and worker process and 0.2 s of each start (BENCHMARKS.md).
+They are hidden from that one import only: code that imports them later gets them as usual.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+
+_UNUSED_BY_THE_ARCHIVE = ("numpy", "pandas")
+
+
+def _import_sqlite_utils() -> ModuleType:
+    if "sqlite_utils" in sys.modules:
+        return sys.modules["sqlite_utils"]
+    hidden = [name for name in _UNUSED_BY_THE_ARCHIVE if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # None in sys.modules makes an import fail
+    try:
+        import sqlite_utils
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, ModuleType(name)) is None:
+                del sys.modules[name]
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
