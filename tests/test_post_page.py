@@ -1,6 +1,8 @@
 """The parser on real pages real Jekyll rendered (../shared/corpus/rendered)."""
 
-from crawler.pages.listing import feed_post_links, page_links, post_name_problem
+from parsel import Selector
+
+from crawler.pages.listing import anchor_hrefs, feed_post_links, page_links, post_name_problem
 from crawler.pages.post import parse_post_page
 from crawler.postfile import read_post_file
 from pipelines.normalize import normalize_post, text_of_html
@@ -79,6 +81,22 @@ def test_listing_pages_and_feed_link_every_post():
     assert len(emnews) == len(list((RENDERED_SITE / "emnews").rglob("*.html"))) - 1  # minus emnews/index.html
     feed = feed_post_links("http://finews.withounder.com/feed.xml", (RENDERED_SITE / "feed.xml").read_text())
     assert len(feed) == 10 and all(url.startswith("http://finews.withounder.com/") for url in feed)
+
+
+@needs_shared
+def test_listing_links_are_the_anchors_parsel_finds_on_every_rendered_page():
+    pages = sorted(RENDERED_SITE.rglob("*.html"))
+    assert len(pages) > 100
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert anchor_hrefs(text) == Selector(text=text).xpath("//a/@href").getall(), page
+
+
+def test_listing_links_in_broken_html_are_the_anchors_parsel_finds():
+    for text in ["", "   ", "<a href='x'>", "\x00<a href=y>", "<A HREF=' /z '>", "<svg><a href='s'/></svg>",
+                 "<p><a href=1><a href=2></p></a>", "<!-- <a href=c> --><a href=d>", "<a href>", "<a name=n>",
+                 "<table><a href=t><tr><td><a href=u>", "<a href='\u4eca\u665a.html'>", "<a href=a&amp;b>"]:
+        assert anchor_hrefs(text) == Selector(text=text).xpath("//a/@href").getall(), text
 
 
 def test_links_to_another_host_are_not_listed_not_even_a_subdomain():
