@@ -216,6 +216,7 @@ def distributed_settings(redis_url: str, prefix: str) -> dict[str, Any]:
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "SCHEDULER_QUEUE_KEY": f"{prefix}:requests",
         "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:dupefilter",
+        "SCHEDULER_SERIALIZER": "crawler.distributed.request_codec",
         # The frontier outlives every worker: only ``finews crawl --redis`` starts a run afresh.
         "SCHEDULER_PERSIST": True,
         "REDIS_URL": redis_url,
