@@ -2,7 +2,7 @@
 
 sqlite-utils imports pandas and numpy whenever they are installed, only to map their value types to
 column types; the archive never stores such values. Where numpy is installed (this benchmark machine has
-it, for scipy), it was 18 MB of every crawl and worker process and 0.2 s of each start (BENCHMARKS.md).
+it, for scipy), it was 11 MB of every crawl and worker process and 0.1 s of each start (BENCHMARKS.md).
 They are hidden from that one import only: code that imports them later gets them as usual.
 """
 

@@ -163,7 +163,7 @@ def test_posts_per_day_counts_by_the_day_in_shanghai(tmp_path):
 
 
 def test_the_archive_imports_sqlite_utils_without_numpy_and_leaves_numpy_importable():
-    """sqlite-utils would import numpy (and pandas) when installed: 18 MB of every crawl process."""
+    """sqlite-utils would import numpy (and pandas) when installed: 11 MB of every crawl process."""
     pytest.importorskip("numpy")
     code = ("import sys, pipelines.archive, sqlite_utils.db; print('numpy' in sys.modules, sqlite_utils.db.np); "
             "import numpy; print(numpy.__name__)")
