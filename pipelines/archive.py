@@ -19,10 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pipelines.sqlite_utils_lean import sqlite_utils
-
 from crawler.items import PostItem
 from pipelines.schema import CRAWL_RUNS, FRONTIER, PAGES, POST_REVISIONS, POST_URLS, POSTS, REJECTS, migrate
+from pipelines.sqlite_utils_lean import sqlite_utils
 
 ARCHIVE_FILE = "archive.db"
 BUSY_TIMEOUT_MS = 10_000

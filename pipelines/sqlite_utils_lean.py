@@ -24,7 +24,7 @@ def _import_sqlite_utils() -> ModuleType:
         import sqlite_utils
     finally:
         for name in hidden:
-            if sys.modules.get(name, ModuleType(name)) is None:
+            if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
     return sqlite_utils
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from scrapy import Request
 
+# Every field of a request made with nothing but a URL (the URL itself is always kept).
 _DEFAULT_FIELDS = Request("data:,").to_dict()
 
 
