@@ -43,7 +43,7 @@ def _holding_the_lock(command: str, run: Callable[[], T]) -> T | int:
 def _crawl(args: argparse.Namespace) -> int:
     from crawler.runner import run_crawl
 
-    overrides = {**dict(args.set), **_log_overrides(args)}
+    overrides = {**_log_overrides(args), **dict(args.set)}
     redis_url = args.redis or overrides.get("FINEWS_REDIS_URL")
     if args.workers > 1:
         if redis_url:
@@ -78,7 +78,7 @@ def _crawl(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from crawler.distributed.runner import run_worker
 
-    overrides = {**dict(args.set), **_log_overrides(args), "FINEWS_PROGRESS": False,
+    overrides = {**_log_overrides(args), **dict(args.set), "FINEWS_PROGRESS": False,
                  "FINEWS_IDLE_EXIT": args.idle_exit}
     summary = _holding_the_lock("worker", lambda: run_worker(args.redis, overrides))
     if isinstance(summary, int):
@@ -98,7 +98,7 @@ def _share(args: argparse.Namespace) -> int:
         for problem in problems:
             print(f"finews share: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    overrides = {**dict(args.set), **_log_overrides(args)}
+    overrides = {**_log_overrides(args), **dict(args.set)}
     summary = _holding_the_lock(
         "share", lambda: run_share(args.output, info_codes, backfill=args.backfill, overrides=overrides)
     )
@@ -284,7 +284,8 @@ def setting(text: str) -> tuple[str, str]:
 
 def _log_overrides(args: argparse.Namespace) -> dict[str, str | bool]:
     """Verbose: Scrapy's log. Quiet: errors only. Otherwise warnings and errors, and on a terminal a live
-    progress display (under cron, with no terminal, nothing but the summary line and errors)."""
+    progress display (under cron, with no terminal, nothing but the summary line and errors). A setting
+    given with ``-s`` (``-s LOG_LEVEL=DEBUG``) wins over these."""
     quiet = getattr(args, "quiet", False)
     if args.verbose:
         level = "INFO"

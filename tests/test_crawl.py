@@ -174,6 +174,17 @@ def test_verbose_keeps_every_error_of_an_unreachable_site(tmp_path):
     assert any(f"ERROR: Listing {DEFAULT_SITE} failed" in line for line in lines), result.stderr
 
 
+def test_a_log_level_set_with_s_wins_over_quiet(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        quiet = finews("crawl", "-q", "--output", "quiet", cwd=tmp_path, proxy=refused)
+        told = finews("crawl", "-q", "-s", "LOG_LEVEL=INFO", "--output", "told", cwd=tmp_path, proxy=refused)
+    assert "INFO" not in quiet.stderr and len(quiet.stderr.splitlines()) == 1
+    assert "[scrapy.core.engine] INFO: Spider opened" in told.stderr, told.stderr
+    assert told.stderr.splitlines()[-1] == quiet.stderr.strip()  # the one line -q prints, still last
+
+
 def test_errors_of_a_site_that_answers_are_printed(site, tmp_path):
     """A post that fails, and errors from before the site's first answer (its robots.txt never answered)."""
     pages = dict(render_site(parse_post_file(name, text) for name, text in site.files))
