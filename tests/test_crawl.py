@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crawler import cli
 from crawler.cli import DEFAULT_SITE, DEMO_POSTS
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.postfile import parse_post_date, parse_post_file, split_front_matter
@@ -172,6 +174,13 @@ def test_verbose_keeps_every_error_of_an_unreachable_site(tmp_path):
     lines = result.stderr.splitlines()
     assert lines[-1].startswith(f"finews crawl: site {DEFAULT_SITE} unreachable: ")
     assert any(f"ERROR: Listing {DEFAULT_SITE} failed" in line for line in lines), result.stderr
+
+
+def test_ctrl_c_outside_a_runs_own_signal_handling_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):
+    """While Python still loads Scrapy, say: Python's own SIGINT handler raises KeyboardInterrupt."""
+    monkeypatch.setattr(cli, "_status", lambda _args: signal.raise_signal(signal.SIGINT))
+    assert cli.main(["status", "--output", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "finews status: interrupted\n"
 
 
 def test_a_log_level_set_with_s_wins_over_quiet(tmp_path):
