@@ -7,7 +7,9 @@ server otherwise, and the report says which), bare Scrapy and ``finews`` crawlin
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +20,8 @@ from benchmarks.servers import NginxServer, nginx_binary
 from benchmarks.static_site import static_site
 from crawler.replica.generate import generate_site
 from tests.benchmark_smoke import run_benchmark
+from tests.redis_server import needs_redis
+from tests.test_crawl import ROOT
 
 POSTS = 200
 
@@ -91,3 +95,19 @@ def test_nginx_answers_both_hosts_through_the_proxy_and_refuses_others(tmp_path:
             assert answered == status, url
         logged = server.requests_since(0)
     assert [status for _url, status in logged] == list(urls.values())
+
+
+@needs_redis
+def test_early_peak_reports_each_process_of_a_workers_crawl_and_their_sum(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.early_peak", "--posts", str(POSTS), "--seconds", "2", "--work", str(tmp_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    *processes, total = result.stdout.splitlines()
+    assert sorted(line.split()[0] for line in processes) == ["crawl", "redis-server", "worker"], result.stdout
+    megabytes = [int(line.split()[-2]) for line in processes]
+    assert all(size > 0 for size in megabytes) and total.split()[0] == "sum"
+    assert abs(int(total.split()[-2]) - sum(megabytes)) <= len(megabytes)  # each line is rounded on its own
