@@ -48,11 +48,18 @@ def early_peaks(crawl: subprocess.Popen[bytes], seconds: float) -> list[tuple[st
     peaks: dict[int, tuple[str, int]] = {}
     while time.monotonic() < deadline and crawl.poll() is None:
         # Read while the processes live: a child's VmHWM is gone with it.
-        for member in (root, *root.children(recursive=True)):
+        try:
+            members = (root, *root.children(recursive=True))
+        except psutil.NoSuchProcess:  # the crawl ended since it was polled
+            break
+        for member in members:
             try:
-                peaks[member.pid] = (role(member), max(high_water_mark(member.pid), peaks.get(member.pid, ("", 0))[1]))
+                name = role(member)
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 continue
+            mark = high_water_mark(member.pid)  # only ever grows; 0 once the process has ended
+            if mark:
+                peaks[member.pid] = (name, mark)
         time.sleep(0.25)
     return [(name, pid, peak) for pid, (name, peak) in peaks.items()]
 
