@@ -236,11 +236,10 @@ class SiteSpider(scrapy.Spider):
 
     @settled
     async def parse_post(self, response: Response) -> AsyncIterator[PostPage | FetchFailure | scrapy.Request]:
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         if not isinstance(response, TextResponse):
-            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
             yield FetchFailure(response.url, f"not an HTML page (Content-Type {content_type!r})", response.body)
             return
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         page = parse_post_page(response.url, response.text, response.body, content_type)
         for _label, href in page.back_links:
             category_url = urljoin(response.url, href)
