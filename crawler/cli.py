@@ -29,7 +29,7 @@ def _holding_the_lock(command: str, run: Callable[[], T]) -> T | int:
     """``run()``, or the exit code of why it could not: locked by another crawl (75), or a one-line
     reason it failed (1), printed as ``finews COMMAND: reason``."""
     from crawler.lock import CrawlLocked
-    from crawler.runner import EXIT_FAILED, EXIT_LOCKED, CrawlError
+    from crawler.output import EXIT_FAILED, EXIT_LOCKED, CrawlError
 
     try:
         return run()
@@ -138,7 +138,7 @@ def share_arguments(values: list[str], from_file: str | None) -> tuple[list[str]
 
 
 def _status(args: argparse.Namespace) -> int:
-    from crawler.runner import CrawlError
+    from crawler.output import CrawlError
     from crawler.status import status_report
 
     try:
@@ -172,13 +172,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from pipelines.export import export
+    from pipelines.export import run_export
 
-    try:
-        summary = export(args.output, args.format, args.since)
-    except FileNotFoundError as error:
-        print(f"finews export: {error}", file=sys.stderr)
-        return 1
+    summary = _holding_the_lock("export", lambda: run_export(args.output, args.format, args.since))
+    if isinstance(summary, int):
+        return summary
     print(summary.line())
     return 0
 
@@ -186,7 +184,7 @@ def _export(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from crawler.runner import CrawlError, open_archive
+    from crawler.output import CrawlError, open_archive
     from pipelines.archive import ARCHIVE_FILE
     from pipelines.search import MIN_INDEXED_LENGTH, QueryError, search
 
@@ -419,9 +417,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import sqlite3
+
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except (OSError, sqlite3.Error) as error:
+        # The one error path of every command for what the machine refused (a full or read-only disk, a
+        # folder that is a file, an archive that is not SQLite): one line, exit 1, never a traceback.
+        from crawler.faults import shorten, storage_fault
+
+        where = getattr(error, "filename", None)
+        detail = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        print(f"finews {args.command}: {storage_fault(error) or shorten(f'{where}: {detail}' if where else detail)}",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         # Ctrl-C outside a run's own signal handling (while Python loads Scrapy, say): one line, not a
         # traceback. A run the archive recorded as started is continued by --resume, as after a kill.

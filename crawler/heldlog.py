@@ -1,15 +1,17 @@
-"""Errors held back until the site has answered once, so that ``finews crawl`` of an unreachable site prints
-one line: the runner's reason (``finews crawl: site … unreachable: …``).
+"""Errors held back until the run ends, so that what a cron job mails is short and says what matters.
 
-A site that cannot be reached at all makes Scrapy's retry middleware, its robots.txt middleware and the
-spider each log an error for the same refused connection; under cron every line of that is mailed. So
-until the first response from the site's host, ERROR records are held; that response lets them out, in
-order, and from then on every record passes straight through (a post that fails on a site that answers is
-printed as it happens). A crawl that ends without the site having answered drops what it held when the
-site was found unreachable, and lets it out otherwise (stopped by a signal first, say).
+A site that cannot be reached, a site that dies mid-crawl or a disk that fills makes Scrapy's retry
+middleware, its robots.txt middleware and the spider each log an error for every request that meets it;
+under cron every line of that is mailed, and the cause is lost among them. So ERROR records are held
+while the crawl runs (at most ``HELD_LIMIT``; beyond that they are only counted), each cut to one line
+(crawler/faults.py's ``shorten``: no page bytes, no item repr). When the run ends:
+
+- a fault ended it (``FAILURE_STAT``: the site gone or unreachable, the disk full…): the held errors are
+  dropped, they were its symptoms; the runner prints the one line that names the fault;
+- otherwise they are let out, in order, followed by a count of those beyond the limit.
 
 ``finews crawl`` enables it (crawler.runner.run_crawl); at LOG_LEVEL INFO or below (``-v``) it stays off:
-the user asked for Scrapy's whole log.
+the user asked for Scrapy's whole log, as it happens.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from urllib.parse import urlsplit
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
+
+from crawler.faults import FAILURE_STAT, shorten
 
 # Set by the site spider when the site's own root could not be fetched (crawler/spiders/site.py).
 SITE_UNREACHABLE_STAT = "finews/site_unreachable"
+# Error records kept to be let out at the end; more are counted. A long run with many failing posts prints
+# this many lines and one that counts the rest.
+HELD_LIMIT = 20
+MAX_LINE_LENGTH = 500
 
 
 def log_level(value: int | str) -> int:
@@ -34,24 +40,21 @@ def log_level(value: int | str) -> int:
     return value if isinstance(value, int) else logging.getLevelNamesMapping()[value.upper()]
 
 
-class ErrorsHeldUntilSiteAnswers:
-    def __init__(self, site_host: str, stats: StatsCollector) -> None:
-        self.site_host = site_host
+class ErrorsHeldUntilRunEnds:
+    def __init__(self, stats: StatsCollector) -> None:
         self.stats = stats
-        self.site_answered = False
-        # Only what is logged before the site's first answer, or its failing start: a few lines per request.
         self.held: list[tuple[logging.Handler, logging.LogRecord]] = []
+        self.beyond_limit = 0
+        self.holding = True
         self._filters: list[tuple[logging.Handler, Callable[[logging.LogRecord], bool]]] = []
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ErrorsHeldUntilSiteAnswers:
-        settings = crawler.settings
-        if log_level(settings.get("LOG_LEVEL")) <= logging.INFO:
+    def from_crawler(cls, crawler: Crawler) -> ErrorsHeldUntilRunEnds:
+        if log_level(crawler.settings.get("LOG_LEVEL")) <= logging.INFO:
             raise NotConfigured
-        held = cls(urlsplit(settings["FINEWS_SITE_URL"]).hostname or "", crawler.stats)
+        held = cls(crawler.stats)
         # spider_opened, not now: Scrapy installs its log handler again after building the extensions.
         crawler.signals.connect(held.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(held.response_received, signal=signals.response_received)
         crawler.signals.connect(held.spider_closed, signal=signals.spider_closed)
         return held
 
@@ -65,27 +68,32 @@ class ErrorsHeldUntilSiteAnswers:
             handler.addFilter(admit)
             self._filters.append((handler, admit))
 
-    def response_received(self, response: Response) -> None:
-        if not self.site_answered and urlsplit(response.url).hostname == self.site_host:
-            self._let_out()
-
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if not self.site_answered and reason == "finished" and self.stats.get_value(SITE_UNREACHABLE_STAT):
-            # The runner says it in one line; every held error was a symptom of it.
-            self.held.clear()
-        self._let_out()
+        self.holding = False
+        held, self.held = self.held, []
         for handler, admit in self._filters:
             handler.removeFilter(admit)
         self._filters.clear()
-
-    def _admit(self, handler: logging.Handler, record: logging.LogRecord) -> bool:
-        if self.site_answered or record.levelno < logging.ERROR:
-            return True
-        self.held.append((handler, record))
-        return False
-
-    def _let_out(self) -> None:
-        self.site_answered = True
-        held, self.held = self.held, []
+        if self.stats.get_value(FAILURE_STAT) or (reason == "finished" and self.stats.get_value(SITE_UNREACHABLE_STAT)):
+            return  # the runner says it in one line; every held error was a symptom of it
         for handler, record in held:
             handler.handle(record)
+        if self.beyond_limit and held:
+            handler = held[-1][0]
+            more = logging.LogRecord(
+                "finews", logging.ERROR, __file__, 0,
+                "… and %d more errors (`finews crawl -v` prints them all as they happen)", (self.beyond_limit,), None,
+            )
+            handler.handle(more)
+
+    def _admit(self, handler: logging.Handler, record: logging.LogRecord) -> bool:
+        if not self.holding or record.levelno < logging.ERROR:
+            return True
+        if len(self.held) >= HELD_LIMIT:
+            self.beyond_limit += 1
+            return False
+        # Made text now: a held record must not keep a response or an item alive until the end.
+        record.msg, record.args = shorten(record.getMessage(), MAX_LINE_LENGTH), None
+        record.exc_info = record.exc_text = None
+        self.held.append((handler, record))
+        return False

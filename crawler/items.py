@@ -85,9 +85,13 @@ class FetchFailure:
     """A post page that could not be fetched or read at all (HTTP error, timeout, not HTML), or was never
     requested (its URL gives no usable name).
 
-    It passes through the pipelines only to be recorded in ``rejects`` with its reason.
+    It passes through the pipelines only to be recorded: in ``rejects`` with its reason when the page
+    itself caused it (a 404, not HTML, an offsite redirect); when ``transient`` (no answer at all, or an
+    answer that says nothing of the page: 5xx, 408, 429) it is no verdict, and the post stays in the
+    frontier for the next run, which then does not exit 0.
     """
 
     post_url: str
     reason: str
     raw_page: bytes = b""
+    transient: bool = False

@@ -18,6 +18,7 @@ from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
 from crawler.distributed.worker import worker_for
+from crawler.faults import storage_faults_fail_the_run
 from pipelines.archive import Archive, FetchedPage, StoredPageError, utc_now
 from pipelines.crawl_archive import archive_for
 
@@ -89,8 +90,9 @@ class PageRecorder:
         page = FetchedPage(
             response.url, response.status, headers_of(response), response.body, callback_name(request), received
         )
-        stored = self.store_page(page, request)
-        self.crawler.stats.inc_value("finews/pages_stored" if stored else "finews/pages_kept")
+        with storage_faults_fail_the_run(self.crawler):
+            stored = self.store_page(page, request)
+            self.crawler.stats.inc_value("finews/pages_stored" if stored else "finews/pages_kept")
 
 
 class StoredPages:

@@ -13,7 +13,6 @@ import logging
 import shutil
 import signal
 import sqlite3
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,36 +23,38 @@ from scrapy import Spider
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.heldlog import ErrorsHeldUntilSiteAnswers
+from crawler.faults import FAILURE_STAT, shorten
+from crawler.heldlog import ErrorsHeldUntilRunEnds
 from crawler.lock import LOCK_FILE, CrawlLock
+from crawler.output import (  # noqa: F401 - part of this module's interface for the distributed runner
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    CrawlError,
+    check_output_writable,
+    mirror_output,
+    open_archive,
+    release_space,
+    reserve_space,
+)
 from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
 from crawler.spiders.share import ShareSpider
-from crawler.spiders.site import SiteSpider
+from crawler.spiders.site import LISTING_REASON_STAT, LISTINGS_NOT_READ_STAT, SiteSpider
 from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive
 from pipelines.crawl_archive import close_archives_left_open
 from pipelines.frontmatter import POSTS_DIR
-from pipelines.schema import SchemaError
+from pipelines.store import PENDING_REASON_STAT
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-# EX_TEMPFAIL (sysexits.h): another crawl holds the output; cron and systemd may simply try again later.
-EXIT_LOCKED = 75
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 JOBS_DIR = "jobs"
 # Written into a run's JOBDIR once Scrapy has closed it cleanly: only then is its saved queue whole.
 CLEAN_STOP_MARK = "stopped-cleanly"
-# pipelines.frontmatter.write_atomically's temporary files: a kill mid-write can leave one behind.
-PARTIAL_FILE_PATTERN = ".tmp-*"
 RESUMABLE = ("running", "interrupted")
 
 
 def exit_code_for_signal(signum: int) -> int:
     """The shell's convention: 128 + the signal (SIGINT → 130, SIGTERM → 143)."""
     return 128 + signum
-
-
-class CrawlError(RuntimeError):
-    """A crawl that could not start or did not reach the site; the message is one line for the user."""
 
 
 @dataclass(frozen=True)
@@ -103,32 +104,6 @@ def crawl_settings(site_url: str | None, output: Path, overrides: dict[str, Any]
     for name, value in (overrides or {}).items():
         settings.set(name, value, priority="cmdline")
     return settings
-
-
-def check_output_writable(output: Path) -> None:
-    try:
-        (output / POSTS_DIR).mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=output, prefix=".write-check-"):
-            pass
-    except OSError as error:
-        raise CrawlError(f"output {output} is not writable: {error.strerror or error}") from None
-
-
-def remove_partial_files(posts_dir: Path) -> list[Path]:
-    """Temporary files a killed crawl left in ``_posts``; only called holding the lock, so none is live."""
-    partial = sorted(posts_dir.glob(PARTIAL_FILE_PATTERN))
-    for path in partial:
-        path.unlink(missing_ok=True)
-    return partial
-
-
-def open_archive(output: Path) -> Archive:
-    try:
-        return Archive.open(output / ARCHIVE_FILE)
-    except SchemaError as error:
-        raise CrawlError(str(error)) from None
-    except sqlite3.DatabaseError as error:
-        raise CrawlError(f"archive {output / ARCHIVE_FILE} cannot be opened: {error}") from None
 
 
 def _remove_tree(path: Path) -> None:
@@ -197,10 +172,18 @@ class SignalStop:
             reactor.callFromThread(reactor.stop)
 
 
+# What a log line keeps of its message below DEBUG: a page's bytes or an item's repr are never printed.
+MAX_LOG_LINE = 500
+
+
 def _one_line_records(record: logging.LogRecord) -> bool:
-    """Errors stay one line each (a refused connection is not worth a traceback); DEBUG keeps them."""
+    """Errors stay one line each (a refused connection is not worth a traceback), no longer than
+    MAX_LOG_LINE; DEBUG keeps them whole."""
     record.exc_info = None
     record.exc_text = None
+    message = record.getMessage()
+    if len(message) > MAX_LOG_LINE or "\n" in message:
+        record.msg, record.args = shorten(message, MAX_LOG_LINE), None
     return True
 
 
@@ -215,7 +198,8 @@ def run_crawl(
     check_output_writable(output)
     with CrawlLock(output / LOCK_FILE):
         started = time.monotonic()
-        remove_partial_files(output / POSTS_DIR)
+        mirror_output(output)
+        reserve_space(output)
         run = prepare_run(output, site_url, full, resume)
         settings = crawl_settings(
             site_url,
@@ -223,8 +207,9 @@ def run_crawl(
             {**(overrides or {}), "FINEWS_RUN_ID": run.run_id, "FINEWS_FULL": run.mode == "full",
              "JOBDIR": str(run.jobdir)},
         )
-        # An unreachable site is reported in one line (CrawlError), not by every request's error too.
-        settings.set_in_component_priority_dict("EXTENSIONS", ErrorsHeldUntilSiteAnswers, 0)
+        # A fault (an unreachable site, a full disk) is reported in one line (CrawlError), not by every
+        # request's error too.
+        settings.set_in_component_priority_dict("EXTENSIONS", ErrorsHeldUntilRunEnds, 0)
         crawler, stop_signal = _run_spider(settings, SiteSpider)
         return conclude(output, run, crawler.stats.get_stats(), stop_signal, site_url, time.monotonic() - started)
 
@@ -264,43 +249,92 @@ def run_outcome(closed_as: str, stop_signal: int | None, *, failed: bool = False
 
 
 def _record_outcome(
-    output: Path, run_id: int, stop_signal: int | None, *, partly_failed: bool = False
+    output: Path, run_id: int, stop_signal: int | None, stats: dict[str, Any], *, partly_failed: bool = False
 ) -> tuple[str, int, dict[str, Any]]:
-    """Record a share or reparse run's outcome; one that finished with some items failed exits 1."""
-    archive = open_archive(output)
+    """Record a share or reparse run's outcome; one that finished with some items failed exits 1.
+    Raises CrawlError when a fault failed the run (the output could not be written)."""
+    failure = stats.get(FAILURE_STAT)
+    release_space(output)
     try:
-        status, exit_code = run_outcome(archive.run(run_id)["status"], stop_signal)
-        if status == "finished" and partly_failed:
-            exit_code = EXIT_FAILED
-        archive.set_run_outcome(run_id, status, exit_code)
-        return status, exit_code, archive.run(run_id)
-    finally:
-        archive.close()
+        mirror_output(output)
+    except CrawlError as error:
+        failure = failure or str(error)
+    try:
+        archive = open_archive(output)
+        try:
+            status, exit_code = run_outcome(archive.run(run_id)["status"], stop_signal, failed=bool(failure))
+            if status == "finished" and partly_failed:
+                exit_code = EXIT_FAILED
+            archive.set_run_outcome(run_id, status, exit_code, failure)
+            record = archive.run(run_id)
+        finally:
+            archive.close()
+    except (CrawlError, OSError, sqlite3.Error) as error:
+        raise CrawlError(failure or str(error)) from None
+    if failure:
+        raise CrawlError(failure)
+    return status, exit_code, record
+
+
+def incomplete_reason(pending: int, stats: dict[str, Any]) -> str | None:
+    """The one line for a run that ended normally yet did not archive all it listed: posts it requested left
+    neither archived nor rejected (``pending`` in the frontier), or listing pages it could not read."""
+    if pending:
+        last = stats.get(PENDING_REASON_STAT)
+        return (
+            f"{pending} posts not archived" + (f" (last: {last})" if last else "")
+            + "; they stay in the frontier, which the next run fetches first"
+        )
+    listings = stats.get(LISTINGS_NOT_READ_STAT)
+    if listings:
+        return (
+            f"{listings} listing pages not read (last: {stats.get(LISTING_REASON_STAT)}): "
+            "the posts only they list were not seen this run"
+        )
+    return None
 
 
 def conclude(
     output: Path, run: PreparedRun, stats: dict[str, Any], stop_signal: int | None, site_url: str, seconds: float
 ) -> CrawlSummary:
-    """Record the run's outcome and exit code, and keep its JOBDIR only when a resume can use it."""
+    """Record the run's outcome, its exit code and, for a failed run, why; keep its JOBDIR only when a resume
+    can use it. Raises CrawlError (the reason in one line) for a run that failed.
+
+    A run that ended ``finished`` exits 0 only when every post it requested is archived with its file or
+    rejected for what its page is: anything left in the frontier fails it.
+    """
     unreachable = stats.get("finews/site_unreachable")
-    archive = open_archive(output)
+    failure = stats.get(FAILURE_STAT) or (f"site {site_url} unreachable: {unreachable}" if unreachable else None)
+    release_space(output)
     try:
-        # The store set the status when the spider closed: after the scheduler saved its queue.
-        closed_as = archive.run(run.run_id)["status"]
-        status, exit_code = run_outcome(closed_as, stop_signal, failed=bool(unreachable))
-        archive.set_run_outcome(run.run_id, status, exit_code)
-        record = archive.run(run.run_id)
-        total = archive.sizes()["posts"]
-    finally:
-        archive.close()
+        mirror_output(output)
+    except CrawlError as error:
+        failure = failure or str(error)
+    try:
+        archive = open_archive(output)
+        try:
+            # The store set the status when the spider closed: after the scheduler saved its queue.
+            closed_as = archive.run(run.run_id)["status"]
+            pending = archive.sizes()["frontier"]
+            if closed_as == "finished" and not failure and stop_signal is None:
+                failure = incomplete_reason(pending, stats)
+            status, exit_code = run_outcome(closed_as, stop_signal, failed=bool(failure))
+            archive.set_run_outcome(run.run_id, status, exit_code, failure)
+            record = archive.run(run.run_id)
+            total = archive.sizes()["posts"]
+        finally:
+            archive.close()
+    except (CrawlError, OSError, sqlite3.Error) as error:
+        # The outcome could not be recorded (the disk is still full): the next run records it ``interrupted``.
+        raise CrawlError(failure or str(error)) from None
     if status == "interrupted" and closed_as == "interrupted" and run.jobdir.exists():
         (run.jobdir / CLEAN_STOP_MARK).touch()
     elif status != "interrupted":
         _remove_tree(run.jobdir)
         if (output / JOBS_DIR).exists() and not any((output / JOBS_DIR).iterdir()):
             (output / JOBS_DIR).rmdir()
-    if status == "failed" and unreachable:
-        raise CrawlError(f"site {site_url} unreachable: {unreachable}")
+    if status == "failed" and failure:
+        raise CrawlError(failure)
     return CrawlSummary(
         run_id=run.run_id,
         status=status,
@@ -361,7 +395,8 @@ def run_share(
     check_output_writable(output)
     with CrawlLock(output / LOCK_FILE):
         started = time.monotonic()
-        remove_partial_files(output / POSTS_DIR)
+        mirror_output(output)
+        reserve_space(output)
         settings = crawl_settings(None, output, {**(overrides or {}), "FINEWS_PROGRESS": False})
         archive = open_archive(output)
         try:
@@ -374,7 +409,7 @@ def run_share(
         spider = crawler.spider
         failures = tuple(spider.failures_in_asked_order()) if isinstance(spider, ShareSpider) else ()
         stats = crawler.stats.get_stats()
-        status, exit_code, record = _record_outcome(output, run_id, stop_signal, partly_failed=bool(failures))
+        status, exit_code, record = _record_outcome(output, run_id, stop_signal, stats, partly_failed=bool(failures))
     return ShareSummary(
         run_id=run_id,
         status=status,
@@ -434,7 +469,8 @@ def run_reparse(output: Path, overrides: dict[str, Any] | None = None) -> Repars
     check_output_writable(output)
     with CrawlLock(output / LOCK_FILE):
         started = time.monotonic()
-        remove_partial_files(output / POSTS_DIR)
+        mirror_output(output)
+        reserve_space(output)
         archive = open_archive(output)
         try:
             archive.mark_abandoned_runs()
@@ -450,7 +486,7 @@ def run_reparse(output: Path, overrides: dict[str, Any] | None = None) -> Repars
         spider = crawler.spider
         changes = tuple(spider.report.lines()) if isinstance(spider, ReparseSpider) else ()
         stats = crawler.stats.get_stats()
-        status, exit_code, record = _record_outcome(output, run_id, stop_signal)
+        status, exit_code, record = _record_outcome(output, run_id, stop_signal, stats)
     return ReparseSummary(
         run_id=run_id,
         status=status,

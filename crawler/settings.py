@@ -80,13 +80,18 @@ SPIDER_MIDDLEWARES = {
 }
 
 ITEM_PIPELINES = {
+    # Once a fault has failed the run (crawler/faults.py) nothing more is written.
+    "crawler.faults.StopAfterFailure": 50,
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.validate.ValidatePipeline": 200,
     "pipelines.dedupe.DedupePipeline": 300,
     # Only in a reparse: reports what the stored pages now give differently, before the store overwrites it.
     "pipelines.reparse.ReparsePipeline": 350,
-    "pipelines.store.SqliteStorePipeline": 400,
-    "pipelines.frontmatter.FrontMatterWriter": 500,
+    # The file before the row: a file that cannot be written fails the post before the archive holds it, so a
+    # row never exists without its file. A row that then fails leaves a file of no row, which the next
+    # command removes (pipelines/postsdir.py); the post is still in the frontier either way.
+    "pipelines.frontmatter.FrontMatterWriter": 400,
+    "pipelines.store.SqliteStorePipeline": 500,
 }
 
 # First in, first out: posts are fetched in the order their listing shows them (newest first), within
@@ -94,9 +99,24 @@ ITEM_PIPELINES = {
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
+# A host answering 429 or 503 is paused as a whole for its Retry-After (at most FINEWS_MAX_RETRY_AFTER
+# seconds; FINEWS_THROTTLE_PAUSE when it gives none), then probed with one request; the throttled requests
+# are sent again later without spending their retries. A site still throttling after
+# FINEWS_THROTTLE_GIVE_UP seconds ends the run (exit 1). See crawler/throttle.py.
+FINEWS_MAX_RETRY_AFTER = 300.0
+FINEWS_THROTTLE_PAUSE = 5.0
+FINEWS_THROTTLE_GIVE_UP = 600.0
+# After this many requests to the site in a row got no answer (or a 5xx), the site is taken for gone and
+# the run stops (exit 1, the posts not archived left in the frontier). 0: never. See crawler/sitehost.py.
+FINEWS_SITE_BREAKER = 10
+
 # Before RedirectMiddleware (600) sees a 3xx: off-site and circular redirects become recorded rejects.
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RedirectGuard": 650,
+    # Nearest the downloader: a throttling answer is waited out before any other middleware sees it.
+    "crawler.throttle.HostThrottle": 970,
+    # Then the site's breaker, which sees every attempt's outcome (retries included).
+    "crawler.sitehost.SiteHostBreaker": 960,
     # Near the downloader: it sees a share request's own failure before any other middleware acts on it.
     "crawler.sharehost.ShareHostBreaker": 950,
     # Only in a reparse: first of all, so that no request goes further than the archive.
@@ -104,6 +124,8 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 EXTENSIONS = {
+    # A storage error in a pipeline or a callback fails the run at once (crawler/faults.py).
+    "crawler.faults.RunFailure": 0,
     "crawler.progress.ProgressDisplay": 500,
     "crawler.pagestore.PageRecorder": 100,
 }

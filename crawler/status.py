@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.lock import LOCK_FILE, lock_holder
-from crawler.runner import open_archive
+from crawler.output import open_archive
 from pipelines.archive import ARCHIVE_FILE
 from pipelines.frontmatter import POSTS_DIR
 
@@ -83,5 +83,8 @@ def status_report(output: Path, runs: int) -> str:
     lines.append(
         f"{'run':>5}  {'status':<14}  {'mode':<11}  {'started (UTC)':<25}  {'took':>6}  {'exit':>4}  {headings}"
     )
-    lines += [run_line(run, crawl_running=holder is not None) for run in recent]
+    for run in recent:
+        lines.append(run_line(run, crawl_running=holder is not None))
+        if run.get("failure"):
+            lines.append(f"{'':>5}  why: {run['failure']}")
     return "\n".join(lines)

@@ -44,8 +44,13 @@ SAVE_PAGE_SQL = f"""INSERT INTO {PAGES.name} (url, status, callback, fetched_at,
         fetched_at = excluded.fetched_at, run_id = excluded.run_id, size = excluded.size,
         headers = excluded.headers, body = excluded.body
     WHERE excluded.status BETWEEN 200 AND 299 OR {PAGES.name}.status NOT BETWEEN 200 AND 299"""
-# Asked once per listed post: both must stay index lookups however large the archive grows.
+# Asked once per listed post: all must stay index lookups however large the archive grows.
 MARK_SEEN_SQL = f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WHERE info_code = ? OR name = ?"
+# A post is known when its own page was archived: its record carries its name, or (an emnews twin merged into
+# its outlet post's record) its URL is among the record's post URLs. Its twin's being archived is not enough:
+# then the record lacks what only this page has (an outlet post's media and file name).
+OWN_PAGE_ARCHIVED_SQL = f"""SELECT EXISTS (SELECT 1 FROM {POSTS.name} WHERE name = ?)
+    OR EXISTS (SELECT 1 FROM {POST_URLS.name} WHERE url = ? AND kind = 'post')"""
 READ_REJECT_SQL = f"SELECT count(*) FROM {REJECTS.name} WHERE post_name = ? AND page_received = 1"
 
 
@@ -118,9 +123,11 @@ class Archive:
         return cls(db)
 
     def close(self) -> None:
-        # Closing a connection rolls back its open transaction: grouped writes are committed first.
-        self.db.commit()
-        self.db.close()
+        """Commit grouped writes, then close; closed even when the commit fails (the group is then lost)."""
+        try:
+            self.db.commit()
+        finally:
+            self.db.close()
 
     def group_commits(self) -> None:
         """From now on every write joins one open transaction, which ``commit()`` makes durable.
@@ -240,8 +247,9 @@ class Archive:
     def plan_links(self, links: Sequence[PostLink], run_id: int | None, refetch_known: bool = False) -> LinkPlan:
         """Decide, in one transaction, which listed posts to fetch.
 
-        A post is known when its name or infoCode is archived, or its page was read and rejected; a
-        known post is marked seen (``last_seen_at``) and skipped, unless ``refetch_known``. Every post to
+        A post is known when its own page was archived (OWN_PAGE_ARCHIVED_SQL), or read and rejected; a
+        known post is skipped, unless ``refetch_known``. The article of every listed post is marked seen
+        (``last_seen_at``), by name or infoCode. Every post to
         fetch is put in the frontier first, so it survives any crash until it is archived. (A post still
         in the frontier was already requested by this run: the spider requests the frontier first.)
         Indexed lookups only: the archive's size does not matter.
@@ -251,8 +259,11 @@ class Archive:
         skipped = 0
         with self.db.atomic():
             for link in links:
-                seen = self.db.execute(MARK_SEEN_SQL, [now, run_id, link.info_code, link.name]).rowcount
-                known = seen > 0 or self.db.execute(READ_REJECT_SQL, [link.name]).fetchone()[0] > 0
+                self.db.execute(MARK_SEEN_SQL, [now, run_id, link.info_code, link.name])
+                known = (
+                    self.db.execute(OWN_PAGE_ARCHIVED_SQL, [link.name, link.url]).fetchone()[0]
+                    or self.db.execute(READ_REJECT_SQL, [link.name]).fetchone()[0] > 0
+                )
                 if known and not refetch_known:
                     skipped += 1
                     continue
@@ -274,10 +285,15 @@ class Archive:
                 self.db.execute(MARK_SEEN_SQL, [now, run_id, link.info_code, link.name])
 
     def known_keys(self) -> Iterator[str]:
-        """Every name and infoCode that makes a listed post known (what ``plan_links`` skips), one by one:
-        archived posts' names and infoCodes, and the names of read-and-rejected pages."""
+        """Every name that makes a listed post known (what ``plan_links`` skips), one by one: the names of
+        archived posts, of every post page archived into a record (an emnews twin's), and of
+        read-and-rejected pages."""
+        from crawler.pages.listing import post_name  # lxml: not for the commands that only read the archive
+
         yield from (row[0] for row in self.db.execute(f"SELECT name FROM {POSTS.name} WHERE name != ''"))
-        yield from (row[0] for row in self.db.execute(f"SELECT info_code FROM {POSTS.name}"))
+        yield from (
+            post_name(row[0]) for row in self.db.execute(f"SELECT url FROM {POST_URLS.name} WHERE kind = 'post'")
+        )
         yield from (row[0] for row in self.db.execute(
             f"SELECT post_name FROM {REJECTS.name} WHERE page_received = 1 AND post_name IS NOT NULL"
         ))
@@ -306,8 +322,23 @@ class Archive:
         return [PostLink(name, url) for name, url in rows]
 
     def forget_frontier(self, name: str) -> None:
-        """The post named ``name`` is archived and its file written: it is no longer pending."""
+        """The post named ``name`` has an outcome (archived, or rejected): it is no longer pending."""
         self.db.execute(f"DELETE FROM {FRONTIER.name} WHERE name = ?", [name])
+
+    def settle_post(self, name: str, url: str) -> None:
+        """The post named ``name`` is archived from its page at ``url``, its file written: no longer pending,
+        and no longer a reject of an earlier run."""
+        with self.db.atomic():
+            self.forget_frontier(name)
+            self.db.execute(f"DELETE FROM {REJECTS.name} WHERE url = ?", [url])
+
+    def keep_pending(self, name: str, url: str, run_id: int | None) -> None:
+        """The post could not be fetched this time, not by the page's fault: it stays in (or, handed back by
+        a distributed worker, returns to) the frontier, which the next run fetches first."""
+        self.db.execute(
+            f"INSERT OR IGNORE INTO {FRONTIER.name} (name, url, discovered_at, run_id) VALUES (?, ?, ?, ?)",
+            [name, url, utc_now(), run_id],
+        )
 
     # Rejects ----------------------------------------------------------------------------------
 
@@ -397,7 +428,7 @@ class Archive:
         with self.db.atomic():
             self.db.execute(
                 f"UPDATE {CRAWL_RUNS.name} SET status = 'running', finished_at = NULL, exit_code = NULL, "
-                "resumes = coalesce(resumes, 0) + 1 WHERE id = ?",
+                "failure = NULL, resumes = coalesce(resumes, 0) + 1 WHERE id = ?",
                 [run_id],
             )
 
@@ -423,12 +454,15 @@ class Archive:
                 run_id, {"finished_at": utc_now(), "status": status, "exit_code": exit_code}
             )
 
-    def set_run_outcome(self, run_id: int, status: str, exit_code: int) -> None:
-        """The runner's last word on a run: the process's exit code, and ``failed`` when the site was not reached."""
+    def set_run_outcome(self, run_id: int, status: str, exit_code: int, failure: str | None = None) -> None:
+        """The runner's last word on a run: the process's exit code, and for a ``failed`` run the one-line
+        reason (a fault that stopped it, or the posts it left unarchived)."""
         if status not in RUN_STATUSES:
             raise ValueError(f"status {status!r} is not one of {RUN_STATUSES}")
         with self.db.atomic():
-            self.db[CRAWL_RUNS.name].update(run_id, {"status": status, "exit_code": exit_code})
+            self.db[CRAWL_RUNS.name].update(
+                run_id, {"status": status, "exit_code": exit_code, "failure": failure if status == "failed" else None}
+            )
 
     def mark_abandoned_runs(self) -> list[int]:
         """Runs still ``running`` whose process died (kill -9, power loss) become ``interrupted``.

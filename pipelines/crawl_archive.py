@@ -13,6 +13,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from twisted.internet.task import LoopingCall
 
+from crawler.faults import storage_faults_fail_the_run
 from crawler.lock import LOCK_FILE, CrawlLock
 from pipelines.archive import ARCHIVE_FILE, Archive
 
@@ -39,10 +40,16 @@ def archive_for(crawler: Crawler) -> Archive:
         if seconds > 0:
             archive.group_commits()
 
+        def commit() -> None:
+            # A commit the disk refuses loses its group (SQLite rolls it back): those posts are still in the
+            # frontier, and the run stops (no more commits: the committer is stopped when the engine is).
+            with storage_faults_fail_the_run(crawler):
+                archive.commit()
+
         def start() -> None:
             # Made only now: a LoopingCall made earlier would install Twisted's default reactor before Scrapy's.
             if seconds > 0:
-                committers.append(LoopingCall(archive.commit))
+                committers.append(LoopingCall(commit))
                 committers[0].start(seconds, now=False)
 
         def close() -> None:
@@ -50,7 +57,8 @@ def archive_for(crawler: Crawler) -> Archive:
                 if committer.running:
                     committer.stop()
             if _OPEN.pop(crawler, None) is not None:
-                archive.close()
+                with storage_faults_fail_the_run(crawler):
+                    archive.close()
 
         crawler.signals.connect(start, signal=signals.engine_started, weak=False)
         crawler.signals.connect(close, signal=signals.engine_stopped, weak=False)
@@ -62,4 +70,6 @@ def close_archives_left_open() -> None:
     reactor at once): their open transaction would hold the write lock the run's outcome needs. Every
     write in it is whole (a savepoint ends before the reactor turns), so committing it loses nothing."""
     for crawler in list(_OPEN.keys()):
-        _OPEN.pop(crawler).close()
+        archive = _OPEN.pop(crawler)
+        with storage_faults_fail_the_run(crawler):
+            archive.close()

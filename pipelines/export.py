@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from crawler.items import PostItem
+from crawler.lock import LOCK_FILE, CrawlLock
+from crawler.output import CrawlError, mirror_output, storage_error
 from pipelines.archive import ARCHIVE_FILE, item_from_row
 from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text, write_atomically
 
@@ -95,3 +97,17 @@ def export(output: Path, format: str = "frontmatter", since: str | None = None) 
     if not (output / ARCHIVE_FILE).exists():
         raise FileNotFoundError(f"no archive at {output / ARCHIVE_FILE}")
     return export_frontmatter(output, since) if format == "frontmatter" else export_jsonl(output, since)
+
+
+def run_export(output: Path, format: str = "frontmatter", since: str | None = None) -> ExportSummary:
+    """``export`` holding the output's lock (CrawlLocked while a crawl runs: it would race its writes), after
+    making ``_posts`` mirror the archive (no file of a row the archive lacks, none missing).
+    Raises CrawlError, in one line, when the archive is missing or unreadable or the output unwritable."""
+    if not (output / ARCHIVE_FILE).is_file():
+        raise CrawlError(f"no archive at {output / ARCHIVE_FILE}")
+    with CrawlLock(output / LOCK_FILE):
+        mirror_output(output)
+        try:
+            return export(output, format, since)
+        except (OSError, sqlite3.Error) as error:
+            raise storage_error(error, output) from None

@@ -15,6 +15,8 @@ if TYPE_CHECKING:  # the writer is a pipeline, but ``finews export`` uses its fu
     from scrapy.crawler import Crawler
 
 POSTS_DIR = "_posts"
+# write_atomically's temporary files: a kill mid-write can leave one, which the next command removes.
+PARTIAL_FILE_PREFIX = ".tmp-"
 
 
 class UnsafePathError(ValueError):
@@ -53,7 +55,7 @@ def write_atomically(path: Path, text: str) -> None:
     archive, which is the record (`finews export` rewrites any file that differs from it, after a
     power loss too); an fsync per file cost more than the file's whole pipeline (BENCHMARKS.md).
     """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".md")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=PARTIAL_FILE_PREFIX, suffix=".md")
     try:
         try:
             # Plain os.write: a buffered text file object per post file cost a tenth of an export.
@@ -63,6 +65,11 @@ def write_atomically(path: Path, text: str) -> None:
         finally:
             os.close(handle)
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        if error.filename is None:  # os.write names no file: the error's one line must
+            error.filename = str(path)
+        raise
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -230,6 +230,13 @@ CRAWL_RUNS = Table(
             since=2,
         ),
         Column("resumes", int, "How many times `finews crawl --resume` continued this run.", since=2),
+        Column(
+            "failure",
+            str,
+            "Why the run failed, in one line (`disk full: …`, `site … stopped answering: …`, `3 posts not "
+            "archived …`); null unless status is `failed`. The same line the command printed on stderr.",
+            since=5,
+        ),
     ),
 )
 
@@ -418,12 +425,19 @@ def _m004_search_views_pages(db: sqlite_utils.Database) -> None:
         view.create(db, 4)
 
 
+def _m005_run_failures(db: sqlite_utils.Database) -> None:
+    for table in TABLES:
+        table.create(db, 5)
+        table.add_columns(db, 5)
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
     ("002_scheduled_runs", _m002_scheduled_runs),
     ("003_routes_and_share_texts", _m003_routes_and_share_texts),
     ("004_search_views_pages", _m004_search_views_pages),
+    ("005_run_failures", _m005_run_failures),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -13,12 +13,13 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.faults import storage_faults_fail_the_run
 from crawler.items import PostItem
 from crawler.pages.listing import post_name
 from pipelines.archive import REPARSE_MODE, Archive
 from pipelines.crawl_archive import archive_for
 from pipelines.frontmatter import file_name_of
-from pipelines.validate import RejectedItem
+from pipelines.validate import LeftPending, RejectedItem
 
 # crawl_runs column → the Scrapy stat a session adds to it.
 SESSION_COUNTS = {
@@ -27,6 +28,10 @@ SESSION_COUNTS = {
     "errors": "log_count/ERROR",
     "files_written": "finews/files_written",
 }
+
+# Posts requested this run and not archived for a reason that was not the page's; and the last such reason.
+PENDING_STAT = "finews/left_pending"
+PENDING_REASON_STAT = "finews/left_pending_reason"
 
 
 def run_status(finish_reason: str) -> str:
@@ -67,7 +72,8 @@ class SqliteStorePipeline:
         self.crawler.stats.set_value("finews/run_id", self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        self.archive.finish_run(self.run_id, run_status(reason), self._counts_since_added())
+        with storage_faults_fail_the_run(self.crawler):
+            self.archive.finish_run(self.run_id, run_status(reason), self._counts_since_added())
 
     def add_session_counts(self) -> None:
         """Add what the session's counts grew by since they were last added (the archive calls this just
@@ -91,7 +97,8 @@ class SqliteStorePipeline:
         return item
 
     def item_scraped(self, item: object, response: Response | Failure | None) -> None:
-        """Every pipeline is done, the front-matter file included: only now does the post leave the frontier.
+        """Every pipeline is done, the front-matter file included: only now does the post leave the frontier
+        (and its URL the rejects of earlier runs, if it was one).
 
         By the page that was fetched, not the record's name: the emnews twin of an outlet post is merged
         into the outlet post's record, and its own frontier row must go too. A record refreshed from the
@@ -99,9 +106,17 @@ class SqliteStorePipeline:
         Nor has a record the ingest of a distributed crawl wrote (no response): Redis keeps that frontier.
         """
         if isinstance(item, PostItem) and item.from_site and isinstance(response, Response):
-            self.archive.forget_frontier(post_name(response.url))
+            # Under every URL it was requested by: a post that redirected within the site was planned by the first.
+            for url in (*response.meta.get("redirect_urls", ()), response.url):
+                self.archive.settle_post(post_name(url), url)
 
     def item_dropped(self, item: object, exception: BaseException) -> None:
+        if isinstance(exception, LeftPending):
+            pending = exception.item
+            self.archive.keep_pending(post_name(pending.post_url), pending.post_url, self.run_id)
+            self.crawler.stats.inc_value(PENDING_STAT)
+            self.crawler.stats.set_value(PENDING_REASON_STAT, f"{pending.reason} ({pending.post_url})")
+            return
         if isinstance(exception, RejectedItem):
             failed = exception.item
             self.archive.add_reject(

@@ -39,9 +39,20 @@ def rejection_reasons(item: PostItem) -> list[str]:
     return reasons
 
 
+class LeftPending(DropItem):
+    """A post that could not be fetched this time for a reason that is not the page's (no answer, 5xx):
+    not archived, not rejected; the store keeps it in the frontier."""
+
+    def __init__(self, item: FetchFailure) -> None:
+        super().__init__(f"not archived this run: {item.reason}")
+        self.item = item
+
+
 class ValidatePipeline:
     def process_item(self, item: PostItem | FetchFailure) -> PostItem:
         if isinstance(item, FetchFailure):
+            if item.transient:
+                raise LeftPending(item)
             raise RejectedItem(item.reason, item)
         reasons = rejection_reasons(item)
         if reasons:

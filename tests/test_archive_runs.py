@@ -13,7 +13,7 @@ import sqlite_utils
 from crawler.items import PostItem
 from crawler.lock import CrawlLock, CrawlLocked, lock_holder
 from crawler.spiders.site import post_link, post_priority
-from pipelines.archive import MARK_SEEN_SQL, READ_REJECT_SQL, Archive
+from pipelines.archive import MARK_SEEN_SQL, OWN_PAGE_ARCHIVED_SQL, READ_REJECT_SQL, Archive
 from pipelines.schema import MIGRATIONS, MIGRATIONS_TABLE, SCHEMA_VERSION, TABLES
 
 SITE = "http://finews.withounder.com/"
@@ -62,17 +62,40 @@ def test_an_archive_made_by_migration_001_is_upgraded_in_place_keeping_its_rows(
 
 
 def test_listed_posts_are_looked_up_by_index_never_by_scanning(archive: Archive) -> None:
-    for sql, parameters in ((MARK_SEEN_SQL, ["now", 1, "NW1", "name"]), (READ_REJECT_SQL, ["name"])):
+    for sql, parameters in ((MARK_SEEN_SQL, ["now", 1, "NW1", "name"]), (READ_REJECT_SQL, ["name"]),
+                            (OWN_PAGE_ARCHIVED_SQL, ["name", "url"])):
         plan = " | ".join(row[3] for row in archive.db.execute("EXPLAIN QUERY PLAN " + sql, parameters))
-        assert "SCAN" not in plan and "USING INDEX" in plan, plan
+        # SCAN CONSTANT ROW is the SELECT of two EXISTS, no table's.
+        assert "SCAN" not in plan.replace("SCAN CONSTANT ROW", "") and "USING" in plan and "INDEX" in plan, plan
 
 
-def test_both_pages_of_a_twin_are_known_once_its_record_is_archived(archive: Archive) -> None:
+def test_a_twin_is_known_only_once_its_own_page_is_archived(archive: Archive) -> None:
+    """The emnews twin of an archived outlet post shares its infoCode, but its page was never read."""
     run_id = archive.start_run(SITE)
-    archive.save_post(post(), "2021-12-26-NW202112262218010203.md", run_id)
+    outlet = post()
+    outlet.seen_urls = [("post", OUTLET_URL)]
+    archive.save_post(outlet, "2021-12-26-NW202112262218010203.md", run_id)
+    plan = archive.plan_links([post_link(OUTLET_URL), post_link(EMNEWS_TWIN_URL)], run_id)
+    assert (plan.fetch, plan.skipped_known) == ((post_link(EMNEWS_TWIN_URL),), 1)
+    assert archive.get_post("NW202112262218010203")["last_seen_run"] == run_id
+    # Its page read and merged into the one record (the outlet post's name stays): now it is known too.
+    twin = post()
+    twin.seen_urls = [("post", EMNEWS_TWIN_URL)]
+    archive.save_post(twin, "2021-12-26-NW202112262218010203.md", run_id)
     plan = archive.plan_links([post_link(OUTLET_URL), post_link(EMNEWS_TWIN_URL)], run_id)
     assert (plan.fetch, plan.skipped_known) == ((), 2)
-    assert archive.get_post("NW202112262218010203")["last_seen_run"] == run_id
+
+
+def test_an_outlet_post_is_not_known_because_its_emnews_twin_was_archived(archive: Archive) -> None:
+    run_id = archive.start_run(SITE)
+    twin = PostItem(
+        post_url=EMNEWS_TWIN_URL, info_code="NW202112262218010203", name="202112262218010203", title="标题",
+        published_at="2021-12-26T10:00:00+08:00", category="emnews", kind="emnews", content_hash="x",
+        seen_urls=[("post", EMNEWS_TWIN_URL)],
+    )
+    archive.save_post(twin, "2021-12-26-202112262218010203.md", run_id)
+    plan = archive.plan_links([post_link(OUTLET_URL)], run_id)
+    assert (plan.fetch, plan.skipped_known) == ((post_link(OUTLET_URL),), 0)
 
 
 def test_unknown_posts_enter_the_frontier_and_leave_it_when_archived_or_rejected(archive: Archive) -> None:

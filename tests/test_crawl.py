@@ -194,16 +194,20 @@ def test_a_log_level_set_with_s_wins_over_quiet(tmp_path):
     assert told.stderr.splitlines()[-1] == quiet.stderr.strip()  # the one line -q prints, still last
 
 
-def test_errors_of_a_site_that_answers_are_printed(site, tmp_path):
-    """A post that fails, and errors from before the site's first answer (its robots.txt never answered)."""
+def test_errors_of_a_site_that_answers_are_printed_and_a_post_not_archived_fails_the_run(site, tmp_path):
+    """A post that fails, and errors from before the site's first answer (its robots.txt never answered),
+    printed when the run ends; then the line that says the run did not archive everything it listed."""
     pages = dict(render_site(parse_post_file(name, text) for name, text in site.files))
     pages[(SITE_HOST, "/robots.txt")] = NO_ANSWER
     failing = next(path for host, path in pages if host == SITE_HOST and path.startswith("/emnews/20"))
     pages[(SITE_HOST, failing)] = Page(500, TEXT, b"Internal Server Error\n")
     with ReplicaServer(pages) as server:
         result = finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr
     errors = result.stderr.splitlines()
+    assert errors[-1] == (f"finews crawl: 1 posts not archived (last: http 500 (http://{SITE_HOST}{failing})); "
+                          "they stay in the frontier, which the next run fetches first")
+    assert rows(tmp_path / "out" / "archive.db", "SELECT url FROM frontier") == [{"url": f"http://{SITE_HOST}{failing}"}]
     assert any("ERROR: Gave up retrying <GET http://finews.withounder.com/robots.txt>" in line for line in errors)
     assert any(f"ERROR: Gave up retrying <GET http://{SITE_HOST}{failing}> (failed 3 times): 500" in line
                for line in errors), result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from crawler.distributed.shared import (
     SharedCrawl,
 )
 from crawler.distributed.worker import attach_worker, make_worker
+from crawler.faults import FAILURE_STAT
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.runner import (
     EXIT_FAILED,
@@ -32,14 +34,15 @@ from crawler.runner import (
     conclude,
     crawl_settings,
     exit_code_for_signal,
+    mirror_output,
     open_archive,
     prepare_run,
-    remove_partial_files,
+    release_space,
+    reserve_space,
     run_process,
 )
 from crawler.spiders.ingest import IngestSpider
 from crawler.spiders.site import SiteSpider
-from pipelines.frontmatter import POSTS_DIR
 
 # How long a crawl stopped because Redis was lost may take to finish its items before it is cut short.
 STOP_GRACE_SECONDS = 30.0
@@ -80,7 +83,8 @@ def run_distributed_crawl(
     shared = connect(redis_url, prefix)
     with CrawlLock(output / LOCK_FILE):
         started = time.monotonic()
-        remove_partial_files(output / POSTS_DIR)
+        mirror_output(output)
+        reserve_space(output)
         run = prepare_run(output, site_url, full, resume)
         archive = open_archive(output)
         try:
@@ -121,12 +125,18 @@ def run_distributed_crawl(
 
                 failures.append(f"the crawl could not start: {result.getErrorMessage()}")
                 reactor.callLater(0, _stop_reactor)
+            elif worker_crawler.stats.get_value(FAILURE_STAT):
+                # A fault ended its crawl (the site gone, throttling without end): the run cannot complete.
+                stop_everything(worker_crawler.stats.get_value(FAILURE_STAT))
             elif isinstance(ingest_crawler.spider, IngestSpider):
                 ingest_crawler.spider.crawl_over = True
 
         def ingest_ended(result: object) -> None:
             if isinstance(result, Failure):
                 stop_everything(f"the archive's writer could not start: {result.getErrorMessage()}")
+            elif ingest_crawler.stats.get_value(FAILURE_STAT):
+                # The archive could not be written (disk full, read-only): what Redis holds waits for --resume.
+                stop_everything(ingest_crawler.stats.get_value(FAILURE_STAT))
 
         shared.on_lost.append(lambda error: stop_everything(f"Redis at {redis_url} was lost: {error}"))
         process.crawl(worker_crawler).addBoth(worker_ended)
@@ -160,11 +170,15 @@ def _stop_reactor() -> None:
 
 def _record_failure(output: Path, run_id: int) -> None:
     """A run stopped by a failure around it (Redis lost, a crawler that could not start) is resumable."""
-    archive = open_archive(output)
+    release_space(output)
     try:
-        archive.set_run_outcome(run_id, "interrupted", EXIT_FAILED)
-    finally:
-        archive.close()
+        archive = open_archive(output)
+        try:
+            archive.set_run_outcome(run_id, "interrupted", EXIT_FAILED)
+        finally:
+            archive.close()
+    except (CrawlError, OSError, sqlite3.Error):
+        pass  # the storage fault that stopped the run: the next run records it interrupted, as after a kill
 
 
 @dataclass(frozen=True)

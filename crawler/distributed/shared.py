@@ -5,7 +5,7 @@ Keys, under a prefix (``FINEWS_REDIS_PREFIX``, default ``finews``):
 - ``P:requests``: the frontier, scrapy-redis's priority queue (a sorted set of pickled requests);
 - ``P:dupefilter``: fingerprints of the requests this run has scheduled (scrapy-redis's RFPDupeFilter);
 - ``P:items``: records handed to the ingest, oldest first (pickled; see ``Record``);
-- ``P:known``: names and infoCodes already archived, which a worker skips before any request;
+- ``P:known``: names of posts whose own page is archived, which a worker skips before any request;
 - ``P:run``: the run the workers join (site, run id, mode), published by ``finews crawl --redis``;
 - ``P:stats``: the workers' counts for ``crawl_runs`` (requests, skipped_known, errors);
 - ``P:workers``: worker ids; ``P:alive:ID`` a worker's heartbeat, a key that expires unless renewed;
@@ -286,14 +286,10 @@ class SharedCrawl:
 
     @_watched
     def known_links(self, links: Sequence[PostLink]) -> list[bool]:
-        """For each link: is its name or infoCode known?"""
+        """For each link: is its name known (its own page archived, not only its twin's)?"""
         if not links:
             return []
-        with self.server.pipeline(transaction=False) as pipe:
-            pipe.smismember(self.known_key, [link.name for link in links])
-            pipe.smismember(self.known_key, [link.info_code or "" for link in links])
-            by_name, by_code = pipe.execute()
-        return [bool(name) or bool(code) for name, code in zip(by_name, by_code)]
+        return [bool(known) for known in self.server.smismember(self.known_key, [link.name for link in links])]
 
     # The frontier and its leases --------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +36,8 @@ from crawler.replica.render import (
 POST_SUFFIXES = (".md", ".markdown")
 # Put in the page map for a URL whose host is down: the connection is closed without any answer.
 NO_ANSWER = Page(0, TEXT, b"")
+# A fault a test sets on the server: given the host and the decoded path, the answer to give instead.
+Fault = Callable[[str, str], "Page | None"]
 
 
 def _plain(status: int, message: str) -> Page:
@@ -86,7 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append(f"http://{host}{target.path}" + (f"?{target.query}" if target.query else ""))
         if self.server.delay:
             time.sleep(self.server.delay)
-        page = resolve(self.server.pages, host, target.path, target.query)
+        page = None if self.server.fault is None else self.server.fault(host, unquote(target.path))
+        if page is None:
+            page = resolve(self.server.pages, host, target.path, target.query)
         if page.delay:
             time.sleep(page.delay)
         return page
@@ -116,12 +120,14 @@ class _ReplicaHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], pages: Mapping[PageKey, Page], delay: float, requests: list[str]
+        self, address: tuple[str, int], pages: Mapping[PageKey, Page], delay: float, requests: list[str],
+        fault: Fault | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.pages = pages
         self.delay = delay
         self.requests = requests
+        self.fault = fault
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-answer (a crawl stopped or killed on purpose) is not the server's error."""
@@ -134,15 +140,18 @@ class ReplicaServer:
     """The replica on ``host:port`` (port 0: any free port) in a daemon thread; a context manager.
 
     ``delay`` seconds pass before each answer (a slow site, for tests that stop a crawl midway);
+    ``fault(host, path)``, when given, answers first: a Page (a 429, a 500…) or None for the usual page;
     ``requests`` lists every request received, as ``http://host/path?query``, in arrival order.
     """
 
     def __init__(
-        self, pages: Mapping[PageKey, Page], host: str = "127.0.0.1", port: int = 0, delay: float = 0.0
+        self, pages: Mapping[PageKey, Page], host: str = "127.0.0.1", port: int = 0, delay: float = 0.0,
+        fault: Fault | None = None,
     ) -> None:
         self._pages = pages
         self._address = (host, port)
         self._delay = delay
+        self._fault = fault
         self.requests: list[str] = []
         self._server: _ReplicaHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,7 +159,7 @@ class ReplicaServer:
     def start(self) -> ReplicaServer:
         if self._server is not None:
             raise RuntimeError("the replica server is already running")
-        self._server = _ReplicaHTTPServer(self._address, self._pages, self._delay, self.requests)
+        self._server = _ReplicaHTTPServer(self._address, self._pages, self._delay, self.requests, self._fault)
         self._thread = threading.Thread(target=self._server.serve_forever, name="finews-replica", daemon=True)
         self._thread.start()
         return self

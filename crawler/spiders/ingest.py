@@ -112,8 +112,7 @@ class IngestSpider(scrapy.Spider):
                 elif isinstance(record, (PostPage, FetchFailure)):
                     if isinstance(record, PostPage):
                         # Read, archived or rejected: either way no worker fetches it again this run.
-                        link = post_link(record.url)
-                        known += [link.name, link.info_code or ""]
+                        known.append(post_link(record.url).name)
                     self._in_pipelines += 1
                     self.crawler.stats.inc_value("finews/ingested")
                     yield record

@@ -16,20 +16,12 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
-from scrapy.exceptions import (
-    CannotResolveHostError,
-    DownloadCancelledError,
-    DownloadConnectionRefusedError,
-    DownloadFailedError,
-    DownloadTimeoutError,
-    IgnoreRequest,
-    ResponseDataLossError,
-)
 from scrapy.http import Response, TextResponse
 from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
 from crawler.distributed.worker import Worker, settled, worker_for
+from crawler.failures import describe_failure, no_verdict
 from crawler.infocode import InfoCodeError, canonical_infocode, infocode_from_name
 from crawler.items import FetchFailure
 from crawler.pages.listing import (
@@ -60,6 +52,9 @@ SHARE_READER = "parse_share"
 # Listed posts planned at a time (looked up in the archive, put in its frontier, requested): a category page
 # of a 100,000-post site lists 40,000, and planned at once they added 22 MB to the crawl's peak memory.
 PLAN_BATCH = 1_000
+# Listing pages not read for a reason that was not theirs (no answer, 5xx), and the last such reason.
+LISTINGS_NOT_READ_STAT = "finews/listings_not_read"
+LISTING_REASON_STAT = "finews/listing_not_read_reason"
 _POST_DATE = re.compile(r"/(?P<year>\d{4})/(?P<month>\d{2})/(?P<day>\d{2})/[^/]+\.html$")
 
 
@@ -314,8 +309,13 @@ class SiteSpider(scrapy.Spider):
 
     @settled
     def post_failed(self, failure: Failure) -> Iterator[FetchFailure]:
+        """A reject when the page caused it; else (no answer, 5xx, the site gone) no verdict: the store keeps
+        the post in the frontier."""
         response = getattr(failure.value, "response", None)
-        yield FetchFailure(failure.request.url, describe_failure(failure), response.body if response else b"")
+        yield FetchFailure(
+            failure.request.url, describe_failure(failure), response.body if response else b"",
+            transient=no_verdict(failure),
+        )
 
     @settled
     def guessed_listing_failed(self, failure: Failure) -> None:
@@ -327,31 +327,8 @@ class SiteSpider(scrapy.Spider):
         self.crawler.stats.inc_value("finews/listing_failed")
         if failure.request.url.rstrip("/") == self.site_url.rstrip("/"):
             self.crawler.stats.set_value("finews/site_unreachable", describe_failure(failure))
+        if no_verdict(failure):
+            # The posts it lists were not seen: the run cannot say it archived everything listed.
+            self.crawler.stats.inc_value(LISTINGS_NOT_READ_STAT)
+            self.crawler.stats.set_value(LISTING_REASON_STAT, f"{describe_failure(failure)} ({failure.request.url})")
         self.logger.error("Listing %s failed: %s", failure.request.url, describe_failure(failure))
-
-
-# What a failure means when its error carries no words of its own (Scrapy raises ResponseDataLossError()
-# bare, and DownloadCancelledError with a cancelled Deferred's empty message): a reject needs a reason.
-_UNWORDED_FAILURES: dict[type[BaseException], str] = {
-    ResponseDataLossError: "connection closed before the whole page arrived",
-    DownloadCancelledError: "download cancelled before the page arrived",
-    DownloadTimeoutError: "no answer within the download timeout",
-    DownloadConnectionRefusedError: "connection refused",
-    CannotResolveHostError: "host name not found",
-    DownloadFailedError: "download failed",
-    IgnoreRequest: "request dropped by the crawler",
-}
-
-
-def describe_failure(failure: Failure) -> str:
-    """A short reason: ``http 404``, the error's own words (``DownloadTimeoutError: Getting … took longer
-    than 2.0 seconds.``), or for an error without any, what its kind means and its name."""
-    response = getattr(failure.value, "response", None)
-    if response is not None:
-        return f"http {response.status}"
-    name = failure.type.__name__
-    message = failure.getErrorMessage().strip()
-    if message:
-        return f"{name}: {message}"[:300]
-    meaning = next((text for kind, text in _UNWORDED_FAILURES.items() if failure.check(kind)), "no details given")
-    return f"{meaning} ({name})"
