@@ -348,3 +348,93 @@ def test_a_site_killed_mid_crawl_stops_the_run_and_leaves_its_posts_in_the_front
     assert_rows_equal_files(out)
     assert "frontier" in line
     resume_reaches(undisturbed, pages, tmp_path)
+
+
+# What a failed run leaves for the next ---------------------------------------------------------
+
+
+def test_an_outlet_post_that_failed_after_its_twin_was_archived_is_fetched_next_run_and_rejects_resolve(
+    site: SyntheticSite, pages: dict[PageKey, Page], undisturbed: ArchiveState, tmp_path: Path
+) -> None:
+    """Run 1: the outlet post of the twice-published article answers 500 (its emnews twin is archived), and
+    another post 404. Run 2, on the healthy site: both are fetched (the outlet post even with no frontier row:
+    its infoCode being archived does not make its page known), the record becomes the outlet post's, the
+    404's reject is resolved, and the archive is exactly the undisturbed crawl's."""
+    outlet = next(path for host, path in pages if host == SITE_HOST and path.endswith(f"/{site.twin_info_code}.html"))
+    gone = next(path for host, path in pages if host == SITE_HOST and "/jinwanbao/20" in path and path != outlet)
+    failing = {outlet: Page(500, TEXT, b"Internal Server Error\n"), gone: Page(404, TEXT, b"Not Found\n")}
+    with ReplicaServer(pages, fault=lambda host, path: failing.get(path) if host == SITE_HOST else None) as server:
+        first = finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert first.returncode == 1
+    assert first.stderr.splitlines()[-1].startswith("finews crawl: 1 posts not archived (last: http 500")
+    out = tmp_path / "out"
+    db = sqlite3.connect(out / "archive.db")
+    try:
+        assert db.execute("SELECT kind FROM posts WHERE info_code = ?", [site.twin_info_code]).fetchone() == ("emnews",)
+        assert db.execute("SELECT count(*) FROM rejects WHERE url LIKE ?", [f"%{gone}"]).fetchone()[0] == 1
+        with db:
+            db.execute("DELETE FROM frontier")  # as before this fix: only "known" decides
+    finally:
+        db.close()
+    with ReplicaServer(pages) as server:
+        second = finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert second.returncode == 0, second.stderr
+    assert {url for url in server.requests if POST_PAGE.match(url)} == {f"http://{SITE_HOST}{outlet}",
+                                                                       f"http://{SITE_HOST}{gone}"}
+    state = archive_state(out)
+    assert (state.posts, state.files, state.rejects, state.frontier) == (
+        undisturbed.posts, undisturbed.files, undisturbed.rejects, 0)
+
+
+def test_every_command_leaves_one_file_per_row_and_removes_what_killed_commands_left(
+    pages: dict[PageKey, Page], undisturbed: ArchiveState, tmp_path: Path
+) -> None:
+    with ReplicaServer(pages) as server:
+        assert finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url).returncode == 0
+        out = tmp_path / "out"
+        kept = sorted(undisturbed.files)
+        for command in (["export"], ["crawl"], ["export", "--format", "jsonl"], ["reparse"]):
+            # A twin's file left behind, temporary files of killed writers, and a post file deleted by hand.
+            (out / "_posts" / "2021-12-27-202112272299999999.md").write_text("---\ntitle: twin\n---\n")
+            (out / "_posts" / ".tmp-killed.md").write_text("half")
+            (out / ".tmp-killed.jsonl").write_text("half")
+            (out / "_posts" / kept[0]).unlink()
+            result = finews(*command, "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+            assert result.returncode == 0, (command, result.stderr)
+            assert archive_state(out).files == undisturbed.files, command
+            assert not (out / ".tmp-killed.jsonl").exists()
+
+
+def test_export_takes_the_crawl_lock(pages: dict[PageKey, Page], tmp_path: Path) -> None:
+    from crawler.lock import LOCK_FILE, CrawlLock
+
+    with ReplicaServer(pages) as server:
+        assert finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url).returncode == 0
+    with CrawlLock(tmp_path / "out" / LOCK_FILE):
+        result = finews("export", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 75
+    assert result.stderr == f"finews export: another crawl (pid {os.getpid()}) is running on out\n"
+
+
+@pytest.mark.parametrize("command", [["crawl"], ["export"], ["status"], ["search", "央行"], ["reparse"]])
+def test_a_garbage_archive_is_one_line_and_exit_1(command: list[str], tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "archive.db").write_bytes(b"not SQLite at all\n" * 512)
+    result = finews(*command, "--output", "out", cwd=tmp_path, proxy="http://127.0.0.1:9")
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"finews {command[0]}: ") and "archive.db" in line and "not a database" in line, line
+
+
+def test_a_full_disk_before_the_run_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with tmpfs(out, "256k"):
+        filler = out / "filler"
+        with open(filler, "wb") as file, pytest.raises(OSError):
+            while True:
+                file.write(bytes(64 * 1024))
+                file.flush()
+        result = finews("crawl", "--output", "out", cwd=tmp_path, proxy="http://127.0.0.1:9")
+        assert result.returncode == 1, result.stderr
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("finews crawl: ") and "No space left on device" in line, line
