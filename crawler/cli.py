@@ -327,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--full", action="store_true",
                       help="fetch every listed post again (changed ones are updated, their old version kept)")
     what.add_argument("--resume", action="store_true",
-                      help="continue the last run if it was interrupted or killed (else start a new one)")
+                      help="continue the last run if it was interrupted, killed or failed (else start a new one)")
     add_loudness_options(crawl, "no progress display and no summary line: errors only")
     crawl.add_argument("--redis", metavar="URL",
                        help="crawl with the workers that join through this Redis server (redis://HOST:PORT/DB): "

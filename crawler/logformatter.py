@@ -23,7 +23,9 @@ class FinewsLogFormatter(LogFormatter):
         return {
             "level": logging.INFO if storage_fault(exception) else logging.ERROR,
             "msg": "Error archiving %(url)s: %(error)s",
-            "args": {"url": getattr(item, "post_url", "?"), "error": shorten(f"{type(exception).__name__}: {exception}")},
+            "args": {
+                "url": getattr(item, "post_url", "?"), "error": shorten(f"{type(exception).__name__}: {exception}"),
+            },
         }
 
     def scraped(self, item, response, spider) -> LogFormatterResult:  # noqa: ANN001 - Scrapy's hook

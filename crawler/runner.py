@@ -14,6 +14,8 @@ import shutil
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -42,14 +44,15 @@ from crawler.spiders.share import ShareSpider
 from crawler.spiders.site import LISTING_REASON_STAT, LISTINGS_NOT_READ_STAT, SiteSpider
 from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive
 from pipelines.crawl_archive import close_archives_left_open
-from pipelines.frontmatter import POSTS_DIR
 from pipelines.store import PENDING_REASON_STAT
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 JOBS_DIR = "jobs"
 # Written into a run's JOBDIR once Scrapy has closed it cleanly: only then is its saved queue whole.
 CLEAN_STOP_MARK = "stopped-cleanly"
-RESUMABLE = ("running", "interrupted")
+# A failed run too: what it left is in the frontier (or, distributed, in Redis), and --resume after the fault
+# is fixed (space freed, the site back) continues it as the same run.
+RESUMABLE = ("running", "interrupted", "failed")
 
 
 def exit_code_for_signal(signum: int) -> int:
@@ -248,29 +251,43 @@ def run_outcome(closed_as: str, stop_signal: int | None, *, failed: bool = False
     return "finished", EXIT_OK
 
 
+def end_of_run(output: Path, failure: str | None) -> str | None:
+    """What every run does once its crawl is over: give back the space it set aside, and make ``_posts``
+    mirror ``posts``. Returns the run's failure, or the mirror's one line when it had none."""
+    release_space(output)
+    try:
+        mirror_output(output)
+    except CrawlError as error:
+        return failure or str(error)
+    return failure
+
+
+@contextmanager
+def recording(output: Path, failure: str | None) -> Iterator[Archive]:
+    """The archive, to record a run's outcome in. When that cannot be done (the disk is still full), raises
+    CrawlError with the run's own failure: the next run records it ``interrupted``, as after a kill."""
+    try:
+        archive = open_archive(output)
+        try:
+            yield archive
+        finally:
+            archive.close()
+    except (CrawlError, OSError, sqlite3.Error) as error:
+        raise CrawlError(failure or str(error)) from None
+
+
 def _record_outcome(
     output: Path, run_id: int, stop_signal: int | None, stats: dict[str, Any], *, partly_failed: bool = False
 ) -> tuple[str, int, dict[str, Any]]:
     """Record a share or reparse run's outcome; one that finished with some items failed exits 1.
     Raises CrawlError when a fault failed the run (the output could not be written)."""
-    failure = stats.get(FAILURE_STAT)
-    release_space(output)
-    try:
-        mirror_output(output)
-    except CrawlError as error:
-        failure = failure or str(error)
-    try:
-        archive = open_archive(output)
-        try:
-            status, exit_code = run_outcome(archive.run(run_id)["status"], stop_signal, failed=bool(failure))
-            if status == "finished" and partly_failed:
-                exit_code = EXIT_FAILED
-            archive.set_run_outcome(run_id, status, exit_code, failure)
-            record = archive.run(run_id)
-        finally:
-            archive.close()
-    except (CrawlError, OSError, sqlite3.Error) as error:
-        raise CrawlError(failure or str(error)) from None
+    failure = end_of_run(output, stats.get(FAILURE_STAT))
+    with recording(output, failure) as archive:
+        status, exit_code = run_outcome(archive.run(run_id)["status"], stop_signal, failed=bool(failure))
+        if status == "finished" and partly_failed:
+            exit_code = EXIT_FAILED
+        archive.set_run_outcome(run_id, status, exit_code, failure)
+        record = archive.run(run_id)
     if failure:
         raise CrawlError(failure)
     return status, exit_code, record
@@ -305,28 +322,17 @@ def conclude(
     """
     unreachable = stats.get("finews/site_unreachable")
     failure = stats.get(FAILURE_STAT) or (f"site {site_url} unreachable: {unreachable}" if unreachable else None)
-    release_space(output)
-    try:
-        mirror_output(output)
-    except CrawlError as error:
-        failure = failure or str(error)
-    try:
-        archive = open_archive(output)
-        try:
-            # The store set the status when the spider closed: after the scheduler saved its queue.
-            closed_as = archive.run(run.run_id)["status"]
-            pending = archive.sizes()["frontier"]
-            if closed_as == "finished" and not failure and stop_signal is None:
-                failure = incomplete_reason(pending, stats)
-            status, exit_code = run_outcome(closed_as, stop_signal, failed=bool(failure))
-            archive.set_run_outcome(run.run_id, status, exit_code, failure)
-            record = archive.run(run.run_id)
-            total = archive.sizes()["posts"]
-        finally:
-            archive.close()
-    except (CrawlError, OSError, sqlite3.Error) as error:
-        # The outcome could not be recorded (the disk is still full): the next run records it ``interrupted``.
-        raise CrawlError(failure or str(error)) from None
+    failure = end_of_run(output, failure)
+    with recording(output, failure) as archive:
+        # The store set the status when the spider closed: after the scheduler saved its queue.
+        closed_as = archive.run(run.run_id)["status"]
+        pending = archive.sizes()["frontier"]
+        if closed_as == "finished" and not failure and stop_signal is None:
+            failure = incomplete_reason(pending, stats)
+        status, exit_code = run_outcome(closed_as, stop_signal, failed=bool(failure))
+        archive.set_run_outcome(run.run_id, status, exit_code, failure)
+        record = archive.run(run.run_id)
+        total = archive.sizes()["posts"]
     if status == "interrupted" and closed_as == "interrupted" and run.jobdir.exists():
         (run.jobdir / CLEAN_STOP_MARK).touch()
     elif status != "interrupted":

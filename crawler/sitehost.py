@@ -5,7 +5,7 @@ each of those posts would be recorded as a reject for a fault that was not the p
 fails at once with one line (crawler/faults.py), and the posts not archived stay in the frontier: the next
 run, resumed or not, fetches them first. Any answer from the site (a 404 too) shows it alive and resets
 the count; a 5xx answer counts as no answer (a proxy in front of a dead site answers 502).
-Throttling answers (429, 503) never reach this middleware: crawler/throttle.py waits them out.
+Throttling answers (429, and 503 with Retry-After) never reach it: crawler/throttle.py waits them out.
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""Politeness under pressure: a host that answers 429 or 503 is paused as a whole for its ``Retry-After``.
+"""Politeness under pressure: a host that answers 429, or 503 with ``Retry-After``, is paused as a whole.
 
 Scrapy retries a 429 or 503 at once, up to ``RETRY_TIMES``, and never reads ``Retry-After``
 (scrapy/scrapy#3849, #6458); its users there ask for a pause of the whole download slot rather than of
 one request, for both forms of the header, and for no blocking sleep. Here, a throttling answer:
 
 - pauses every request to that host until the time ``Retry-After`` gives (RFC 9110 §10.2.3: seconds, or
-  an HTTP-date), at most ``FINEWS_MAX_RETRY_AFTER`` seconds; without the header, ``FINEWS_THROTTLE_PAUSE``;
+  an HTTP-date), at most ``FINEWS_MAX_RETRY_AFTER`` seconds; a 429 without the header, for
+  ``FINEWS_THROTTLE_PAUSE``. A 503 without it is a server error like a 500 (a proxy in front of a dead
+  site answers so): retried as usual, and counted by the site's breaker (crawler/sitehost.py);
 - after the pause lets one request through as a probe, and the others only once the host answers it
   with anything but 429/503: during a throttle the crawl sends about one request per pause;
 - sends the throttled request again later, without spending its retries: a 429 is not a verdict on the
@@ -14,7 +16,7 @@ one request, for both forms of the header, and for no blocking sleep. Here, a th
 A host that throttles for longer than ``FINEWS_THROTTLE_GIVE_UP`` seconds with no other answer in between
 ends the run when it is the site (exit 1, the posts left in the frontier for the next run); for the share
 host the answer then goes on to its breaker (crawler/sharehost.py), and posts keep their page bodies.
-A page that answers 503 without ``Retry-After`` while its host answers everything else normally gets the
+A page that answers 429 without ``Retry-After`` while its host answers everything else normally gets the
 usual retries and outcome, once its host has answered ``OWN_ANSWER_AFTER`` other requests since it was
 first throttled.
 """
@@ -37,6 +39,7 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.faults import fail_run, run_failed
 
+# 503 only with Retry-After (process_response).
 THROTTLE_STATUSES = frozenset((429, 503))
 # A request waiting for its host looks this often whether the crawl is stopping (a signal, a fault).
 WAIT_STEP_SECONDS = 0.5
@@ -88,7 +91,9 @@ class HostState:
 class HostThrottle:
     """Downloader middleware, next to the downloader: it sees a throttling answer before any other."""
 
-    def __init__(self, crawler: Crawler, site_host: str, max_pause: float, default_pause: float, give_up: float) -> None:
+    def __init__(
+        self, crawler: Crawler, site_host: str, max_pause: float, default_pause: float, give_up: float
+    ) -> None:
         self.crawler = crawler
         self.site_host = site_host
         self.max_pause = max_pause
@@ -133,21 +138,24 @@ class HostThrottle:
         host = self.hosts.get(name)
         if host is not None and host.probe is request:
             host.probe = None
-        if response.status not in THROTTLE_STATUSES:
+        header = response.headers.get("Retry-After")
+        if response.status not in THROTTLE_STATUSES or (response.status == 503 and header is None):
             if host is not None:
                 host.answers += 1
                 if host.throttled_since is not None:
-                    logger.info("%s answers again after %.0f s of throttling", name, time.monotonic() - host.throttled_since)
+                    seconds = time.monotonic() - host.throttled_since
+                    logger.info("%s answers again after %.0f s of throttling", name, seconds)
                 host.throttled_since, host.gave_up = None, False
             return response
         host = self.hosts.setdefault(name, HostState())
         if host.gave_up:
             return response
-        header = response.headers.get("Retry-After")
         asked = retry_after_seconds(header)
         pause = min(self.default_pause if asked is None else asked, self.max_pause)
         now = time.monotonic()
-        host.last = f"{name} answered {response.status}" + (f" with Retry-After {header.decode('latin-1')[:40]}" if header else "")
+        host.last = f"{name} answered {response.status}"
+        if header:
+            host.last += f" with Retry-After {header.decode('latin-1')[:40]}"
         times = int(request.meta.get(THROTTLED_TIMES, 0)) + 1
         first_at = int(request.meta.get(THROTTLED_AT, host.answers))
         if asked is None and times > OWN_ANSWER_AFTER and host.answers - first_at >= OWN_ANSWER_AFTER:

@@ -316,15 +316,18 @@ def test_a_site_that_never_stops_throttling_fails_the_run_once_the_bound_is_pass
 # A site that dies -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("answer", [NO_ANSWER, Page(503, TEXT, b"Service Unavailable\n")],
+                         ids=["no answer", "503 without Retry-After"])
 def test_a_site_killed_mid_crawl_stops_the_run_and_leaves_its_posts_in_the_frontier(
-    pages: dict[PageKey, Page], undisturbed: ArchiveState, tmp_path: Path
+    answer: Page, pages: dict[PageKey, Page], undisturbed: ArchiveState, tmp_path: Path
 ) -> None:
+    """Killed, or behind a proxy that answers 503 (with no Retry-After: no throttle) once it is gone."""
     out = tmp_path / "out"
     dead = threading.Event()
 
     def site_gone(host: str, _path: str) -> Page | None:
         # The site only: the share host, another service, still answers (the replica serves both).
-        return NO_ANSWER if dead.is_set() and host == SITE_HOST else None
+        return answer if dead.is_set() and host == SITE_HOST else None
 
     with ReplicaServer(pages, delay=SLOW, fault=site_gone) as server:
         process = start_crawl(cwd=tmp_path, proxy=server.proxy_url)

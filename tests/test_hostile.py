@@ -12,13 +12,13 @@ import yaml
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest, ResponseDataLossError
 from twisted.python.failure import Failure
 
+from crawler.failures import describe_failure
 from crawler.postfile import split_front_matter
 from crawler.replica.generate import generate_site
 from crawler.replica.hostile import HANG_SECONDS, OFF_SITE_LINKS, TITLE_CASES, hostile_site
 from crawler.replica.render import SHARE_HOST, SITE_HOST
 from crawler.replica.server import ReplicaServer
 from crawler.settings import DOWNLOAD_TIMEOUT
-from crawler.failures import describe_failure
 from tests.test_crawl import finews
 
 POSTS = 15

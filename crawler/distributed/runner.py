@@ -107,6 +107,9 @@ def run_distributed_crawl(
         ingest_crawler = Crawler(IngestSpider, base)
         failures: list[str] = []
 
+        # The reason a fault (crawler/faults.py) ended one of the crawlers: the run is then recorded failed.
+        faults: list[str] = []
+
         def stop_everything(reason: str) -> None:
             """Stop both crawlers as on SIGTERM; if that has not ended the process within a grace period,
             stop the reactor: what the writer had not committed is still in Redis, as after a kill."""
@@ -127,7 +130,8 @@ def run_distributed_crawl(
                 reactor.callLater(0, _stop_reactor)
             elif worker_crawler.stats.get_value(FAILURE_STAT):
                 # A fault ended its crawl (the site gone, throttling without end): the run cannot complete.
-                stop_everything(worker_crawler.stats.get_value(FAILURE_STAT))
+                faults.append(worker_crawler.stats.get_value(FAILURE_STAT))
+                stop_everything(faults[-1])
             elif isinstance(ingest_crawler.spider, IngestSpider):
                 ingest_crawler.spider.crawl_over = True
 
@@ -136,16 +140,19 @@ def run_distributed_crawl(
                 stop_everything(f"the archive's writer could not start: {result.getErrorMessage()}")
             elif ingest_crawler.stats.get_value(FAILURE_STAT):
                 # The archive could not be written (disk full, read-only): what Redis holds waits for --resume.
-                stop_everything(ingest_crawler.stats.get_value(FAILURE_STAT))
+                faults.append(ingest_crawler.stats.get_value(FAILURE_STAT))
+                stop_everything(faults[-1])
 
         shared.on_lost.append(lambda error: stop_everything(f"Redis at {redis_url} was lost: {error}"))
         process.crawl(worker_crawler).addBoth(worker_ended)
         process.crawl(ingest_crawler, shared=shared).addBoth(ingest_ended)
         stop_signal = run_process(process, base)
         if failures:
-            _record_failure(output, run.run_id)
+            _record_failure(output, run.run_id, faults[0] if faults else None)
             with contextlib.suppress(*LOST_CONNECTION):
                 shared.close_run("interrupted")  # the workers stop too
+            if faults:
+                raise CrawlError(faults[0])
             raise CrawlError(f"{failures[0]}; `finews crawl --redis URL --resume` continues the run")
         shared.close_run("over" if stop_signal is None else "interrupted")
         counts = shared.counts()
@@ -168,13 +175,14 @@ def _stop_reactor() -> None:
         reactor.stop()
 
 
-def _record_failure(output: Path, run_id: int) -> None:
-    """A run stopped by a failure around it (Redis lost, a crawler that could not start) is resumable."""
+def _record_failure(output: Path, run_id: int, fault: str | None) -> None:
+    """A run stopped by a failure around it (Redis lost, a crawler that could not start) is recorded
+    ``interrupted``; one a fault stopped (crawler/faults.py), ``failed`` with its reason. Both are resumable."""
     release_space(output)
     try:
         archive = open_archive(output)
         try:
-            archive.set_run_outcome(run_id, "interrupted", EXIT_FAILED)
+            archive.set_run_outcome(run_id, "failed" if fault else "interrupted", EXIT_FAILED, fault)
         finally:
             archive.close()
     except (CrawlError, OSError, sqlite3.Error):

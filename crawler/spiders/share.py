@@ -18,11 +18,11 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.failures import describe_failure
 from crawler.infocode import canonical_infocode
 from crawler.items import FetchFailure, PostItem
 from crawler.pages.share import ShareTextError, share_text_from_json
 from crawler.sharehost import ShareHostUnavailable, share_request_meta, share_text_url
-from crawler.failures import describe_failure
 from pipelines.archive import Archive, item_from_row, utc_now
 from pipelines.crawl_archive import archive_for
 from pipelines.normalize import take_share_text
