@@ -100,9 +100,9 @@ SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
 
 # A host answering 429, or 503 with Retry-After, is paused as a whole for its Retry-After (at most
-# FINEWS_MAX_RETRY_AFTER seconds; a 429 without one, FINEWS_THROTTLE_PAUSE), then probed with one request; the throttled requests
-# are sent again later without spending their retries. A site still throttling after
-# FINEWS_THROTTLE_GIVE_UP seconds ends the run (exit 1). See crawler/throttle.py.
+# FINEWS_MAX_RETRY_AFTER seconds; a 429 without one, FINEWS_THROTTLE_PAUSE), then probed with one request;
+# the throttled requests are sent again later without spending their retries. A site still throttling
+# after FINEWS_THROTTLE_GIVE_UP seconds ends the run (exit 1). See crawler/throttle.py.
 FINEWS_MAX_RETRY_AFTER = 300.0
 FINEWS_THROTTLE_PAUSE = 5.0
 FINEWS_THROTTLE_GIVE_UP = 600.0
