@@ -107,10 +107,16 @@ class SqliteStorePipeline:
         """
         if isinstance(item, PostItem) and item.from_site and isinstance(response, Response):
             # Under every URL it was requested by: a post that redirected within the site was planned by the first.
-            for url in (*response.meta.get("redirect_urls", ()), response.url):
-                self.archive.settle_post(post_name(url), url)
+            with storage_faults_fail_the_run(self.crawler):
+                for url in (*response.meta.get("redirect_urls", ()), response.url):
+                    self.archive.settle_post(post_name(url), url)
 
     def item_dropped(self, item: object, exception: BaseException) -> None:
+        with storage_faults_fail_the_run(self.crawler):
+            self._record_drop(exception)
+
+    def _record_drop(self, exception: BaseException) -> None:
+        """A post not archived: kept in the frontier when it was no verdict on its page, else a reject."""
         if isinstance(exception, LeftPending):
             pending = exception.item
             self.archive.keep_pending(post_name(pending.post_url), pending.post_url, self.run_id)

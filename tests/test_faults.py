@@ -270,7 +270,7 @@ class Throttle:
 def test_a_site_that_throttles_is_waited_for_and_every_post_archived(
     form: str, pages: dict[PageKey, Page], undisturbed: ArchiveState, tmp_path: Path
 ) -> None:
-    pause = 2
+    pause = 3
     if form == "seconds":
         throttle = Throttle(6.0, lambda: str(pause))
     else:
@@ -289,8 +289,9 @@ def test_a_site_that_throttles_is_waited_for_and_every_post_archived(
     # The requests already on their way when the first 429 came (at most CONCURRENT_REQUESTS), then about
     # one probe per pause: not Scrapy's immediate retries, hundreds a second.
     assert len(throttled) <= 16 + throttle.seconds / pause + 3, len(throttled)
-    # Retry-After honoured: once those in flight are answered, nothing until the pause is over.
-    assert not [at for at, _was in throttle.post_requests if first + 0.5 < at < first + pause - 0.1]
+    # Retry-After honoured: once those on their way are answered (well within a second), nothing until the
+    # pause is over.
+    assert not [at for at, _was in throttle.post_requests if first + 1.0 < at < first + pause - 0.1]
 
 
 def test_a_site_that_never_stops_throttling_fails_the_run_once_the_bound_is_passed(
