@@ -352,3 +352,27 @@ def test_workers_with_redis_is_refused(tmp_path):
     result = finews("crawl", "--workers", "2", "--redis", "redis://127.0.0.1:1/0", cwd=tmp_path)
     assert result.returncode == 2
     assert "--workers starts its own Redis server" in result.stderr
+
+
+def test_a_workers_crawl_whose_posts_folder_turns_unwritable_fails_in_one_line_and_resume_finishes(
+    slow_replica, tmp_path
+):
+    """A storage fault in the writer of a distributed crawl stops every process of it, as in one process."""
+    from tests.test_faults import assert_rows_equal_files, last_run, unwritable
+
+    site, replica = slow_replica
+    out = tmp_path / "out"
+    crawl = finews_process("crawl", "--workers", "2", "--output", "out", cwd=tmp_path, proxy=replica.proxy_url,
+                           log=tmp_path / "crawl.log")
+    wait_until_archived(out, 40)
+    with unwritable(out / "_posts"):
+        assert crawl.wait(timeout=RUN_TIMEOUT) == 1
+        (line,) = (tmp_path / "crawl.log").read_text().splitlines()
+        assert line.startswith(f"finews crawl: cannot write: {out / '_posts'}/"), line
+        assert_rows_equal_files(out)
+        assert last_run(out)["status"] == "failed" and last_run(out)["failure"] in line
+    resumed = finews("crawl", "--workers", "2", "--resume", "--output", "out", cwd=tmp_path, proxy=replica.proxy_url,
+                     timeout=RUN_TIMEOUT)
+    assert resumed.returncode == 0, resumed.stderr
+    assert {code for code, _hash in posts_and_hashes(out)} == set(site.valid_info_codes)
+    assert_rows_equal_files(out)
