@@ -252,13 +252,15 @@ def run_outcome(closed_as: str, stop_signal: int | None, *, failed: bool = False
 
 
 def end_of_run(output: Path, failure: str | None) -> str | None:
-    """What every run does once its crawl is over: give back the space it set aside, and make ``_posts``
-    mirror ``posts``. Returns the run's failure, or the mirror's one line when it had none."""
-    release_space(output)
+    """What every run does once its crawl is over: make ``_posts`` mirror ``posts``, then give back the
+    space it set aside, for the outcome's record. Returns the run's failure, or the mirror's one line when
+    it had none. In that order: closing a connection checkpoints the WAL, which on a full disk grows the
+    database file into whatever is free, the reserve too if it were given back already."""
     try:
         mirror_output(output)
     except CrawlError as error:
-        return failure or str(error)
+        failure = failure or str(error)
+    release_space(output)
     return failure
 
 
