@@ -10,6 +10,7 @@ Throttling answers (429, and 503 with Retry-After) never reach it: crawler/throt
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from scrapy import Request
@@ -19,6 +20,21 @@ from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.faults import fail_run, shorten
+
+
+# Twisted's failures as Scrapy's download errors wrap them: ``[<twisted.python.failure.Failure
+# twisted.internet.error.ConnectionDone: Connection was closed cleanly.>]``.
+_WRAPPED_FAILURE = re.compile(r"<twisted\.python\.failure\.Failure (?:[\w.]+\.)?(\w+): ([^>]*)>")
+
+
+def exception_words(exception: BaseException) -> str:
+    """A download error in a few words: the wrapped Twisted failures' own, when it carries them."""
+    message = str(exception)
+    wrapped = _WRAPPED_FAILURE.findall(message)
+    if wrapped:
+        message = "; ".join(f"{kind}: {words.strip()}" for kind, words in wrapped)
+        return shorten(message, 200)
+    return shorten(f"{type(exception).__name__}: {message}" if message else type(exception).__name__, 200)
 
 
 class SiteGone(IgnoreRequest):
@@ -67,7 +83,7 @@ class SiteHostBreaker:
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         if self._of_site(request) and not isinstance(exception, IgnoreRequest):
-            self._failed(shorten(f"{type(exception).__name__}: {exception}", 200))
+            self._failed(exception_words(exception))
 
     def _failed(self, reason: str) -> None:
         self.failed_in_a_row += 1

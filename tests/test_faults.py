@@ -442,3 +442,49 @@ def test_a_full_disk_before_the_run_is_one_line_and_exit_1(tmp_path: Path) -> No
         assert result.returncode == 1, result.stderr
         (line,) = result.stderr.splitlines()
         assert line.startswith("finews crawl: ") and "No space left on device" in line, line
+
+
+# The pieces, alone --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    (b"5", 5.0), ("120", 120.0), (" 7 ", 7.0),
+    ("Sat, 05 Dec 2026 00:00:30 GMT", 30.0),  # RFC 9110's IMF-fixdate
+    ("Saturday, 05-Dec-26 00:00:30 GMT", 30.0),  # the obsolete RFC 850 form
+    ("Sat, 05 Dec 2026 00:00:00 GMT", 0.0), ("Fri, 04 Dec 2026 23:00:00 GMT", 0.0),  # now, or past: no wait
+    ("-5", None), ("5.5", None), ("soon", None), ("", None), (None, None),
+])
+def test_retry_after_is_read_in_both_forms_and_junk_is_none(value, seconds):
+    from crawler.throttle import retry_after_seconds
+
+    now = datetime(2026, 12, 5, 0, 0, 0, tzinfo=timezone.utc)
+    assert retry_after_seconds(value, now) == seconds
+
+
+def test_a_download_error_wrapping_twisted_failures_is_said_in_their_words():
+    from scrapy.exceptions import DownloadFailedError
+    from twisted.internet.error import ConnectionDone
+    from twisted.python.failure import Failure
+
+    from crawler.sitehost import exception_words
+
+    assert exception_words(DownloadFailedError([Failure(ConnectionDone())])) == (
+        "ConnectionDone: Connection was closed cleanly.")
+    assert exception_words(TimeoutError()) == "TimeoutError"
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (OSError(28, "No space left on device", "out/_posts/x.md"), "disk full: out/_posts/x.md: No space left on device"),
+    (OSError(30, "Read-only file system", "out/x"), "cannot write: out/x: Read-only file system"),
+    (OSError(13, "Permission denied"), "cannot write: the output: Permission denied"),
+    (sqlite3.OperationalError("database or disk is full"), "disk full: out/archive.db: database or disk is full"),
+    (sqlite3.OperationalError("attempt to write a readonly database"),
+     "cannot write: out/archive.db: attempt to write a readonly database"),
+    (sqlite3.OperationalError("no such table: posts"), None),  # a bug, not the disk: it stays an error
+    (OSError(104, "Connection reset by peer"), None),
+    (ValueError("x"), None),
+])
+def test_storage_faults_are_told_from_other_errors(error, reason):
+    from crawler.faults import storage_fault
+
+    assert storage_fault(error, "out/archive.db") == reason
