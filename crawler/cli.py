@@ -425,12 +425,17 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, sqlite3.Error) as error:
         # The one error path of every command for what the machine refused (a full or read-only disk, a
         # folder that is a file, an archive that is not SQLite): one line, exit 1, never a traceback.
-        from crawler.faults import shorten, storage_fault
+        from crawler.faults import DISK_FULL_ERRNOS, shorten, storage_fault
 
-        where = getattr(error, "filename", None)
-        detail = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        print(f"finews {args.command}: {storage_fault(error) or shorten(f'{where}: {detail}' if where else detail)}",
-              file=sys.stderr)
+        if isinstance(error, OSError):
+            where = error.filename
+            detail = error.strerror or str(error) or type(error).__name__
+            line = shorten(f"{where}: {detail}" if where else detail)
+            if error.errno in DISK_FULL_ERRNOS:
+                line = f"disk full: {line}"
+        else:
+            line = storage_fault(error) or shorten(f"the archive: {error}")
+        print(f"finews {args.command}: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         # Ctrl-C outside a run's own signal handling (while Python loads Scrapy, say): one line, not a
