@@ -21,7 +21,6 @@ from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.faults import fail_run, shorten
 
-
 # Twisted's failures as Scrapy's download errors wrap them: ``[<twisted.python.failure.Failure
 # twisted.internet.error.ConnectionDone: Connection was closed cleanly.>]``.
 _WRAPPED_FAILURE = re.compile(r"<twisted\.python\.failure\.Failure (?:[\w.]+\.)?(\w+): ([^>]*)>")
