@@ -18,7 +18,7 @@ class RedisServer:
     """A throwaway redis-server on a free loopback port: no persistence, a child of the benchmark, stopped
     with it (the ``with`` block ends on an error or Ctrl-C too)."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, password: str | None = None) -> None:
         binary = redis_binary()
         if binary is None:
             raise ServerUnavailable("redis-server is not installed: `apt-get install redis-server` (Debian)")
@@ -26,12 +26,13 @@ class RedisServer:
         self.port = free_port()
         self.log = work / "redis.log"
         # --dir: where it would write, were anything persisted; nothing is (--save '' --appendonly no).
+        self.password = password
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(work), "--logfile", str(self.log)],
+             "--dir", str(work), "--logfile", str(self.log), *(["--requirepass", password] if password else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        self.client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30)
+        self.client = redis.Redis(host="127.0.0.1", port=self.port, password=password, socket_timeout=30)
         try:
             wait_until_ready(self.process, self.client, self.log)
         except LocalWorkersUnavailable as error:
@@ -43,7 +44,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def flush(self) -> None:
         """Forget everything: the last run's frontier, duplicate filter, records, counts and published run."""

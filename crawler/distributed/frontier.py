@@ -24,6 +24,7 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
+from crawler.distributed.records import UnreadableEntries, UnreadableEntry
 from crawler.distributed.shared import RUN_GOES_ON
 from crawler.distributed.worker import LEASE_META, Worker, worker_for
 
@@ -72,6 +73,7 @@ class SharedFrontier(Scheduler):
     worker: Worker
     crawler: Crawler
     taken: deque[tuple[str, bytes]]
+    unreadable: UnreadableEntries
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedFrontier:
@@ -95,6 +97,7 @@ class SharedFrontier(Scheduler):
         scheduler.taken = deque()
         scheduler.queued = 0
         scheduler.exchanged_at = 0.0
+        scheduler.unreadable = UnreadableEntries(crawler, logger)
         crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
         return scheduler
 
@@ -167,22 +170,30 @@ class SharedFrontier(Scheduler):
         return True
 
     def next_request(self) -> Request | None:
-        if not self.taken:
-            # An empty frontier is asked again only after a pause, unless there is news to send.
-            recently = time.monotonic() - self.exchanged_at < self.poll_seconds
-            if self.queued == 0 and recently and not len(self.worker.outbox):
-                return None
-            self.queued, taken = self.worker.exchange(PREFETCH, self.max_backlog)
-            self.exchanged_at = time.monotonic()
-            self.taken.extend(taken)
+        while True:
             if not self.taken:
-                return None
-        lease, data = self.taken.popleft()
-        self.idle_since = None
-        request: Request = self.queue._decode_request(data)
-        request.meta[LEASE_META] = lease
-        self.crawler.stats.inc_value("scheduler/dequeued/redis")
-        return request
+                # An empty frontier is asked again only after a pause, unless there is news to send.
+                recently = time.monotonic() - self.exchanged_at < self.poll_seconds
+                if self.queued == 0 and recently and not len(self.worker.outbox):
+                    return None
+                self.queued, taken = self.worker.exchange(PREFETCH, self.max_backlog)
+                self.exchanged_at = time.monotonic()
+                self.taken.extend(taken)
+                if not self.taken:
+                    return None
+            lease, data = self.taken.popleft()
+            self.idle_since = None
+            try:
+                request: Request = self.queue._decode_request(data)
+            except (UnreadableEntry, ValueError, TypeError) as error:
+                # Not a request finews wrote (request_codec.py): its lease ends with the next exchange, and
+                # it is gone from Redis, never run. ValueError, TypeError: fields Request itself refuses.
+                self.worker.outbox.leases.append(lease)
+                self.unreadable.drop(f"the frontier ({self.queue.key})", error)
+                continue
+            request.meta[LEASE_META] = lease
+            self.crawler.stats.inc_value("scheduler/dequeued/redis")
+            return request
 
     def has_pending_requests(self) -> bool:
         """As of the last exchange: asking Redis each time the engine asks would cost a round trip per

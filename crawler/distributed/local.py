@@ -2,8 +2,8 @@
 
 One process cannot go faster than Scrapy's own cost per request (BENCHMARKS.md); the distributed crawl
 (this package) spreads that over processes. Here it runs privately: a ``redis-server`` of its own, with no
-persistence, listening only on a Unix socket in a folder only this user can open (requests and records
-are pickled: docs/distributed.md), and N - 1 ``finews worker`` processes beside this one, which is the
+persistence, listening only on a Unix socket in a folder only this user can open (no other local user can
+reach it: docs/distributed.md), and N - 1 ``finews worker`` processes beside this one, which is the
 writer and one more worker, exactly as ``finews crawl --redis`` with workers started by hand.
 
 The helpers are children that die with this process, however it ends (a kill -9 included: Linux's

@@ -1,32 +1,123 @@
-"""How the shared frontier stores a request: scrapy-redis's pickled ``Request.to_dict()``, less the fields
-that hold their default value (``SCHEDULER_SERIALIZER``).
+"""How the shared frontier stores a request: JSON, versioned, checked when read (``SCHEDULER_SERIALIZER``).
 
-A post request is its URL, callback, errback and priority; its other nine fields are empty or default,
-and pickled they were 116 of its 271 bytes. Redis holds the whole frontier at once (97,000 requests at
-100,000 posts, once the listings are read), beside the crawl and its workers, within the same memory
-target (BENCHMARKS.md). ``request_from_dict`` gives a field that is not there its default, so nothing is
-lost, and a request stored whole still loads.
+A request crosses Redis as data, never as code: a pickle read from a Redis server that someone else can
+write runs whatever they put in it (issue 20). An entry is one JSON object::
+
+    {"v":1,"url":"http://finews.withounder.com/…/NW….html","callback":"parse_post","errback":"post_failed","priority":-1}
+
+``v`` is ENCODING_VERSION; the other keys are ``Request.to_dict()``'s, those that hold their default value
+left out (Redis holds the whole frontier at once: 97,000 requests at 100,000 posts), with ``headers`` as
+latin-1 text (every byte one character) and ``body`` as ``{"b64": …}``. ``loads`` gives back those fields
+only when each has the type it must; the callback and errback must be among CALLBACKS, the site spider's
+own methods, so nothing else is ever resolved; a request of another class (``_class``) is refused.
+Anything else raises UnreadableEntry, and the frontier drops it (crawler/distributed/frontier.py).
 """
 
 from __future__ import annotations
 
-import pickle
+import base64
+import binascii
+import json
 from typing import Any
 
 from scrapy import Request
 
+from crawler.distributed.records import ENCODING_VERSION, UnreadableEntry
+
 # Every field of a request made with nothing but a URL (the URL itself is always kept).
 _DEFAULT_FIELDS = Request("data:,").to_dict()
+# The spider methods a request in the frontier may name (crawler/spiders/site.py; a test checks them).
+CALLBACKS = frozenset(
+    ("parse_listing", "parse_feed", "parse_post", "post_failed", "listing_failed", "guessed_listing_failed")
+)
+METHODS = frozenset(("GET", "HEAD"))
+_JSON_SCALARS = (str, int, float, bool, type(None))
+_MAX_DEPTH = 8
 
 
 def dumps(request_fields: dict[str, Any]) -> bytes:
-    kept = {
-        name: value for name, value in request_fields.items()
-        if name == "url" or name not in _DEFAULT_FIELDS or value != _DEFAULT_FIELDS[name]
-    }
-    return pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+    if "_class" in request_fields:
+        raise ValueError(f"only plain Requests go to the frontier, not {request_fields['_class']}")
+    entry: dict[str, Any] = {"v": ENCODING_VERSION}
+    for name, value in request_fields.items():
+        if name != "url" and name in _DEFAULT_FIELDS and value == _DEFAULT_FIELDS[name]:
+            continue
+        if name == "headers":
+            value = {key.decode("latin-1"): [item.decode("latin-1") for item in items] for key, items in value.items()}
+        elif name == "body":
+            value = {"b64": base64.b64encode(value).decode("ascii")}
+        entry[name] = value
+    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def loads(data: bytes) -> dict[str, Any]:
-    fields: dict[str, Any] = pickle.loads(data)
+    """The request fields ``data`` encodes, for ``request_from_dict``; raises UnreadableEntry otherwise."""
+    try:
+        entry = json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise UnreadableEntry(f"not JSON ({type(error).__name__})") from None
+    if not isinstance(entry, dict):
+        raise UnreadableEntry("not a JSON object")
+    if entry.pop("v", None) != ENCODING_VERSION:
+        raise UnreadableEntry(f"not encoding version {ENCODING_VERSION}")
+    unknown = set(entry) - set(Request.attributes)
+    if unknown:
+        raise UnreadableEntry(f"not request fields: {sorted(unknown)[:5]}")
+    fields = {name: _checked(name, value) for name, value in entry.items()}
+    if "url" not in fields:
+        raise UnreadableEntry("no URL")
     return fields
+
+
+def _checked(name: str, value: Any) -> Any:
+    if name == "url":
+        if not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+            raise UnreadableEntry("a URL that is not http(s)")
+        return value
+    if name in ("callback", "errback"):
+        if value is not None and value not in CALLBACKS:
+            raise UnreadableEntry(f"a {name} that is not one of the spider's: {str(value)[:60]!r}")
+        return value
+    if name == "method":
+        if value not in METHODS:
+            raise UnreadableEntry(f"method {str(value)[:20]!r}")
+        return value
+    if name == "headers":
+        if not (isinstance(value, dict) and all(
+            isinstance(items, list) and all(isinstance(item, str) for item in items) for items in value.values()
+        )):
+            raise UnreadableEntry("headers that are not name → [values]")
+        try:
+            return {key.encode("latin-1"): [item.encode("latin-1") for item in items] for key, items in value.items()}
+        except UnicodeEncodeError:
+            raise UnreadableEntry("headers that are not latin-1") from None
+    if name == "body":
+        if not (isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)):
+            raise UnreadableEntry("a body not as {'b64': …}")
+        try:
+            return base64.b64decode(value["b64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise UnreadableEntry("a body that is not base64") from None
+    if name == "priority" and type(value) is not int:
+        raise UnreadableEntry("a priority that is not a whole number")
+    if name == "dont_filter" and type(value) is not bool:
+        raise UnreadableEntry("dont_filter that is not true or false")
+    if name in ("encoding",) and not isinstance(value, str):
+        raise UnreadableEntry("an encoding that is not text")
+    if name == "flags" and not (isinstance(value, list) and all(isinstance(flag, str) for flag in value)):
+        raise UnreadableEntry("flags that are not text")
+    if name in ("meta", "cb_kwargs", "cookies"):
+        if not isinstance(value, dict) or not _plain_json(value, 0):
+            raise UnreadableEntry(f"{name} that is not a JSON object of plain values")
+    return value
+
+
+def _plain_json(value: Any, depth: int) -> bool:
+    """JSON's own values only, nested at most _MAX_DEPTH deep (what json.loads gives, bounded)."""
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain_json(item, depth + 1) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_plain_json(item, depth + 1) for item in value)
+    return isinstance(value, _JSON_SCALARS)

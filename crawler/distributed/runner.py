@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from scrapy.crawler import Crawler, CrawlerProcess
@@ -48,11 +49,23 @@ from crawler.spiders.site import SiteSpider
 STOP_GRACE_SECONDS = 30.0
 
 
+def redacted(redis_url: str) -> str:
+    """The URL as a message may show it: a password (``redis://user:secret@host``) never reaches a log or
+    cron's mail."""
+    parts = urlsplit(redis_url)
+    if parts.password is None:
+        return redis_url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+
+
 def connect(redis_url: str, prefix: str) -> SharedCrawl:
     try:
         return SharedCrawl.connect(redis_url, prefix)
     except (redis.RedisError, ValueError) as error:
-        raise CrawlError(f"Redis at {redis_url} cannot be reached: {error}") from None
+        raise CrawlError(f"Redis at {redacted(redis_url)} cannot be reached: {error}") from None
 
 
 def _worker_settings(base: Settings, redis_url: str, prefix: str) -> Settings:
@@ -75,12 +88,13 @@ def run_distributed_crawl(
     This process holds the output's lock (so it is the one writer), publishes the run, works as one more
     worker, and writes the archive (the ingest). It returns once the whole crawl is complete.
     """
-    check_output_writable(output)
     # Two crawlers share the terminal here: no live display, the summary line only.
     base = crawl_settings(site_url, output, {**(overrides or {}), "FINEWS_PROGRESS": False})
     prefix = base["FINEWS_REDIS_PREFIX"]
     _worker_settings(base, redis_url, prefix)  # a bad setting is refused before any run starts
+    # Redis first: a wrong password or an unreachable server stops the crawl before it touches the output.
     shared = connect(redis_url, prefix)
+    check_output_writable(output)
     with CrawlLock(output / LOCK_FILE):
         started = time.monotonic()
         mirror_output(output)
@@ -143,7 +157,7 @@ def run_distributed_crawl(
                 faults.append(ingest_crawler.stats.get_value(FAILURE_STAT))
                 stop_everything(faults[-1])
 
-        shared.on_lost.append(lambda error: stop_everything(f"Redis at {redis_url} was lost: {error}"))
+        shared.on_lost.append(lambda error: stop_everything(f"Redis at {redacted(redis_url)} was lost: {error}"))
         process.crawl(worker_crawler).addBoth(worker_ended)
         process.crawl(ingest_crawler, shared=shared).addBoth(ingest_ended)
         stop_signal = run_process(process, base)
@@ -237,7 +251,7 @@ def run_worker(redis_url: str, overrides: dict[str, Any] | None = None) -> Worke
     def redis_lost(error: Exception) -> None:
         from twisted.internet import reactor
 
-        failures.append(f"Redis at {redis_url} was lost: {error}")
+        failures.append(f"Redis at {redacted(redis_url)} was lost: {error}")
         reactor.callLater(0, process.stop)
 
     shared.on_lost.append(redis_lost)

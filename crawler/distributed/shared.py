@@ -2,27 +2,28 @@
 
 Keys, under a prefix (``FINEWS_REDIS_PREFIX``, default ``finews``):
 
-- ``P:requests``: the frontier, scrapy-redis's priority queue (a sorted set of pickled requests);
+- ``P:requests``: the frontier, scrapy-redis's priority queue (a sorted set of requests as JSON,
+  crawler/distributed/request_codec.py);
 - ``P:dupefilter``: fingerprints of the requests this run has scheduled (scrapy-redis's RFPDupeFilter);
-- ``P:items``: records handed to the ingest, oldest first (pickled; see ``Record``);
+- ``P:items``: records handed to the ingest, oldest first (JSON, crawler/distributed/records.py);
 - ``P:known``: names of posts whose own page is archived, which a worker skips before any request;
 - ``P:run``: the run the workers join (site, run id, mode), published by ``finews crawl --redis``;
 - ``P:stats``: the workers' counts for ``crawl_runs`` (requests, skipped_known, errors);
 - ``P:workers``: worker ids; ``P:alive:ID`` a worker's heartbeat, a key that expires unless renewed;
 - ``P:leases:ID`` and ``P:scores:ID``: requests worker ID has taken and not settled (lease id → the
-  pickled request, and its frontier score), so a dead worker's requests go back exactly as they were.
+  encoded request, and its frontier score), so a dead worker's requests go back exactly as they were.
 
 Whatever moves work from one key to another is one Lua script or one MULTI transaction: a worker killed
 at any instant leaves every request in exactly one place (the frontier, a lease, or handed off).
-Redis is trusted like the archive's own disk: requests and records are pickled, as scrapy-redis pickles
-its queue, so the Redis server must not be reachable by anyone who should not run code on the workers.
+What is read from Redis is data, never code: requests and records are JSON, checked field by field when
+read, and an entry that is not one finews wrote is dropped and counted. Whoever can write to the Redis
+server can delay or drop work, never run code in a worker or the writer.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import pickle
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,9 +36,10 @@ from redis import TimeoutError as RedisTimeoutError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from crawler.items import FetchFailure
-from crawler.pages.post import PostPage
-from pipelines.archive import FetchedPage, PostLink
+from crawler.distributed.records import Record, SeenLinks, UnreadableEntry, decode_record, encode_record
+from pipelines.archive import PostLink
+
+__all__ = ["Record", "SeenLinks"]  # what a worker hands off: crawler/distributed/records.py
 
 # Members of P:known are added and read in batches of this many (one round trip each).
 KNOWN_BATCH = 5_000
@@ -58,7 +60,7 @@ class Outbox:
     records for the writer, counts to add. One exchange applies it all, in this order, atomically: the
     requests a response gave are queued before its lease ends, in the same script that hands off its items."""
 
-    requests: list[tuple[str, float, bytes, bool]] = field(default_factory=list)  # fingerprint, score, pickled, always
+    requests: list[tuple[str, float, bytes, bool]] = field(default_factory=list)  # fingerprint, score, encoded, always
     leases: list[str] = field(default_factory=list)
     records: list[bytes] = field(default_factory=list)
 
@@ -66,27 +68,15 @@ class Outbox:
         return len(self.requests) + len(self.leases) + len(self.records)
 
     def add_records(self, records: Iterable[Record]) -> None:
-        self.records.extend(pickle.dumps(record, pickle.HIGHEST_PROTOCOL) for record in records)
+        self.records.extend(encode_record(record) for record in records)
 
-
-@dataclass(frozen=True)
-class SeenLinks:
-    """Listed posts a worker skipped because the archive holds them: the ingest marks them seen."""
-
-    links: tuple[PostLink, ...]
-    run_id: int | None
-
-
-# What a worker hands to the ingest: a post page read (with its share text, when fetched), a post page that
-# could not be fetched or read, a page as received (the archive's ``pages``), or posts skipped as known.
-Record = PostPage | FetchFailure | FetchedPage | SeenLinks
 
 # One round trip does all a worker has to say and ask (see ``Outbox``). KEYS: frontier, duplicate filter,
 # records, leases, scores, lease counter, counts. ARGV, in order: the requests to queue (count, then
-# fingerprint, score, pickled request, "1" to queue it even if seen, for each); the leases that end; the
+# fingerprint, score, encoded request, "1" to queue it even if seen, for each); the leases that end; the
 # records for the writer; the counts to add; how many requests to take; the most records that may wait for
 # the writer before this worker takes more (0: no limit). Returns the frontier's size after, then a lease id
-# and a pickled request for each request taken, best (lowest score) first.
+# and an encoded request for each request taken, best (lowest score) first.
 _EXCHANGE = """
 local at = 0
 local function arg() at = at + 1; return ARGV[at] end
@@ -159,12 +149,12 @@ return 1
 """
 
 
-def _unpickled(raw: bytes) -> Record | None:
-    """A record, or None when the bytes are not one this version can read (the ingest logs and skips it)."""
+def _decoded(raw: bytes) -> Record | UnreadableEntry:
+    """A record, or why the bytes are not one this version writes (the ingest drops and counts it)."""
     try:
-        return pickle.loads(raw)
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError, TypeError, ValueError):
-        return None
+        return decode_record(raw)
+    except UnreadableEntry as error:
+        return error
 
 
 # A command that fails with these is tried again this often, waiting up to a second between tries (the
@@ -300,7 +290,7 @@ class SharedCrawl:
         """Apply ``outbox`` (then empty it) and ``counts``, and take up to ``wanted`` requests under new leases
         of ``worker``, unless ``max_backlog`` records already wait for the writer (workers then wait for it
         rather than fill Redis's memory faster than the archive is written). Returns the frontier's size
-        and the (lease id, pickled request) taken, in one round trip."""
+        and the (lease id, encoded request) taken, in one round trip."""
         args: list[Any] = [len(outbox.requests)]
         for fingerprint, score, request, always in outbox.requests:
             args += [fingerprint, score, request, "1" if always else "0"]
@@ -352,10 +342,10 @@ class SharedCrawl:
     # Records for the ingest -------------------------------------------------------------------
 
     @_watched
-    def peek_records(self, limit: int) -> list[Record | None]:
+    def peek_records(self, limit: int) -> list[Record | UnreadableEntry]:
         """The oldest ``limit`` records, left in place until ``ack_records``: a writer killed before its
         commit leaves them for the next one."""
-        return [_unpickled(raw) for raw in self.server.lrange(self.items_key, 0, limit - 1)]
+        return [_decoded(raw) for raw in self.server.lrange(self.items_key, 0, limit - 1)]
 
     @_watched
     def ack_records(self, count: int, known: Iterable[str]) -> None:

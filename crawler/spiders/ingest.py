@@ -19,7 +19,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
 from twisted.internet.defer import Deferred
 
-from crawler.distributed.shared import SeenLinks, SharedCrawl
+from crawler.distributed.records import SeenLinks, UnreadableEntries
+from crawler.distributed.shared import SharedCrawl
 from crawler.items import FetchFailure
 from crawler.pages.post import PostPage
 from crawler.spiders.site import post_link
@@ -43,6 +44,8 @@ async def pause(seconds: float) -> None:
 
 class IngestSpider(scrapy.Spider):
     name = "ingest"
+    # Entries of the records list that finews did not write, dropped and counted (set in from_crawler).
+    unreadable: UnreadableEntries
     custom_settings: dict[str, Any] = {"FINEWS_STORE_PAGES": False, "ROBOTSTXT_OBEY": False}
 
     def __init__(
@@ -66,6 +69,7 @@ class IngestSpider(scrapy.Spider):
         kwargs.setdefault("run_id", crawler.settings.getint("FINEWS_RUN_ID") or None)
         kwargs.setdefault("poll_seconds", crawler.settings.getfloat("FINEWS_REDIS_POLL_SECONDS"))
         spider: IngestSpider = super().from_crawler(crawler, *args, **kwargs)
+        spider.unreadable = UnreadableEntries(crawler, spider.logger)
         for signal in (signals.item_scraped, signals.item_dropped, signals.item_error):
             crawler.signals.connect(spider._left_pipelines, signal=signal)
         crawler.signals.connect(spider._opened, signal=signals.spider_opened)
@@ -117,8 +121,8 @@ class IngestSpider(scrapy.Spider):
                     self.crawler.stats.inc_value("finews/ingested")
                     yield record
                 else:
-                    self.logger.error("Skipped a record in Redis that is not one a worker hands off: %r", record)
-                    self.crawler.stats.inc_value("finews/unreadable_records")
+                    # Not a record finews wrote (crawler/distributed/records.py): dropped with its batch, unread.
+                    self.unreadable.drop(f"the records list ({self.shared.items_key})", record)
             if self._in_pipelines > 0:
                 self._drained = Deferred()
                 await maybe_deferred_to_future(self._drained)
