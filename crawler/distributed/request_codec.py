@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
+import orjson
 from scrapy import Request
 
 from crawler.distributed.records import ENCODING_VERSION, UnreadableEntry
@@ -47,14 +47,14 @@ def dumps(request_fields: dict[str, Any]) -> bytes:
         elif name == "body":
             value = {"b64": base64.b64encode(value).decode("ascii")}
         entry[name] = value
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return orjson.dumps(entry)
 
 
 def loads(data: bytes) -> dict[str, Any]:
     """The request fields ``data`` encodes, for ``request_from_dict``; raises UnreadableEntry otherwise."""
     try:
-        entry = json.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        entry = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
         raise UnreadableEntry(f"not JSON ({type(error).__name__})") from None
     if not isinstance(entry, dict):
         raise UnreadableEntry("not a JSON object")
