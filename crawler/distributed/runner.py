@@ -260,6 +260,10 @@ def run_worker(redis_url: str, overrides: dict[str, Any] | None = None) -> Worke
     if failures:
         raise CrawlError(failures[0])
     stats = crawler.stats.get_stats()
+    if stats.get(FAILURE_STAT):
+        # A fault stopped this worker (the site gone, throttling without end): its leases went back to the
+        # frontier for the others; it says why and exits 1, as a single crawl would.
+        raise CrawlError(stats[FAILURE_STAT])
     return WorkerSummary(
         worker_id=worker.id,
         run_id=run_id,
