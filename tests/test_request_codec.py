@@ -99,7 +99,7 @@ def test_a_pickle_in_the_frontier_is_refused_unread(tmp_path: Path):
     ({"v": 1, "url": POST_URL, "meta": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {}}}}}}}}}}}, "meta"),
     ({"v": 1, "url": POST_URL, "headers": {"A": "b"}}, "headers"),
     ({"v": 1, "url": POST_URL, "headers": {"A": ["é…€"]}}, "latin-1"),
-    ({"v": 1, "url": POST_URL, "body": "x"}, "body"),
+    ({"v": 1, "url": POST_URL, "body": "x"}, "bytes not as"),
     ([POST_URL], "not a JSON object"),
 ])
 def test_a_request_entry_finews_did_not_write_is_refused_with_its_reason(entry, why):

@@ -97,8 +97,9 @@ def encode_record(record: Record) -> bytes:
     return orjson.dumps(entry)
 
 
-def decode_record(raw: bytes) -> Record:
-    """The record ``raw`` encodes; raises UnreadableEntry for anything else."""
+def versioned_object(raw: bytes) -> dict[str, Any]:
+    """The JSON object ``raw`` holds, less its ``v``: UnreadableEntry unless it is one of this version's
+    (a record's, or a request's: crawler/distributed/request_codec.py)."""
     try:
         entry = orjson.loads(raw)
     except orjson.JSONDecodeError as error:
@@ -107,6 +108,12 @@ def decode_record(raw: bytes) -> Record:
         raise UnreadableEntry("not a JSON object")
     if entry.pop("v", None) != ENCODING_VERSION:
         raise UnreadableEntry(f"not encoding version {ENCODING_VERSION}")
+    return entry
+
+
+def decode_record(raw: bytes) -> Record:
+    """The record ``raw`` encodes; raises UnreadableEntry for anything else."""
+    entry = versioned_object(raw)
     kind = RECORD_KINDS.get(entry.pop("kind", None))  # type: ignore[arg-type]
     if kind is None:
         raise UnreadableEntry("no record kind this version knows")
@@ -146,11 +153,12 @@ def _encoder(annotation: Any) -> Encoder | None:
             name: getattr(value, name) if encode is None else encode(getattr(value, name)) for name, encode in fields
         }
     if annotation is bytes:
-        return _bytes_to_json
+        return bytes_to_json
     return None
 
 
-def _bytes_to_json(value: bytes) -> dict[str, str]:
+def bytes_to_json(value: bytes) -> dict[str, str]:
+    """Bytes in JSON: ``{"utf8": text}`` when they are UTF-8, else ``{"b64": base64}``."""
     try:
         return {"utf8": value.decode("utf-8")}
     except UnicodeDecodeError:
@@ -222,7 +230,7 @@ def _decoder(expected: Any) -> Decoder:
     if dataclasses.is_dataclass(expected):
         return functools.partial(_dataclass, expected)
     if expected is bytes:
-        return _bytes
+        return bytes_from_json
     if expected in (str, int, bool, float):
         def scalar(value: Any) -> Any:
             # bool is an int in Python: neither may pass for the other.
@@ -234,7 +242,8 @@ def _decoder(expected: Any) -> Decoder:
     raise TypeError(f"a record field of type {expected}, which records.py cannot decode")
 
 
-def _bytes(value: Any) -> bytes:
+def bytes_from_json(value: Any) -> bytes:
+    """What ``bytes_to_json`` wrote, back; UnreadableEntry for anything else."""
     if isinstance(value, dict) and len(value) == 1:
         if isinstance(text := value.get("utf8"), str):
             try:

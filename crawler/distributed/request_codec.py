@@ -7,7 +7,8 @@ write runs whatever they put in it (issue 20). An entry is one JSON object::
 
 ``v`` is ENCODING_VERSION; the other keys are ``Request.to_dict()``'s, those that hold their default value
 left out (Redis holds the whole frontier at once: 97,000 requests at 100,000 posts), with ``headers`` as
-latin-1 text (every byte one character) and ``body`` as ``{"b64": …}``. ``loads`` gives back those fields
+latin-1 text (every byte one character) and ``body`` as records' bytes are (``{"utf8": …}`` or
+``{"b64": …}``). ``loads`` gives back those fields
 only when each has the type it must; the callback and errback must be among CALLBACKS, the site spider's
 own methods, so nothing else is ever resolved; a request of another class (``_class``) is refused.
 Anything else raises UnreadableEntry, and the frontier drops it (crawler/distributed/frontier.py).
@@ -15,14 +16,18 @@ Anything else raises UnreadableEntry, and the frontier drops it (crawler/distrib
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 import orjson
 from scrapy import Request
 
-from crawler.distributed.records import ENCODING_VERSION, UnreadableEntry
+from crawler.distributed.records import (
+    ENCODING_VERSION,
+    UnreadableEntry,
+    bytes_from_json,
+    bytes_to_json,
+    versioned_object,
+)
 
 # Every field of a request made with nothing but a URL (the URL itself is always kept).
 _DEFAULT_FIELDS = Request("data:,").to_dict()
@@ -45,21 +50,14 @@ def dumps(request_fields: dict[str, Any]) -> bytes:
         if name == "headers":
             value = {key.decode("latin-1"): [item.decode("latin-1") for item in items] for key, items in value.items()}
         elif name == "body":
-            value = {"b64": base64.b64encode(value).decode("ascii")}
+            value = bytes_to_json(value)
         entry[name] = value
     return orjson.dumps(entry)
 
 
 def loads(data: bytes) -> dict[str, Any]:
     """The request fields ``data`` encodes, for ``request_from_dict``; raises UnreadableEntry otherwise."""
-    try:
-        entry = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        raise UnreadableEntry(f"not JSON ({type(error).__name__})") from None
-    if not isinstance(entry, dict):
-        raise UnreadableEntry("not a JSON object")
-    if entry.pop("v", None) != ENCODING_VERSION:
-        raise UnreadableEntry(f"not encoding version {ENCODING_VERSION}")
+    entry = versioned_object(data)
     unknown = set(entry) - set(Request.attributes)
     if unknown:
         raise UnreadableEntry(f"not request fields: {sorted(unknown)[:5]}")
@@ -92,12 +90,7 @@ def _checked(name: str, value: Any) -> Any:
         except UnicodeEncodeError:
             raise UnreadableEntry("headers that are not latin-1") from None
     if name == "body":
-        if not (isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)):
-            raise UnreadableEntry("a body not as {'b64': …}")
-        try:
-            return base64.b64decode(value["b64"], validate=True)
-        except (binascii.Error, ValueError):
-            raise UnreadableEntry("a body that is not base64") from None
+        return bytes_from_json(value)
     if name == "priority" and type(value) is not int:
         raise UnreadableEntry("a priority that is not a whole number")
     if name == "dont_filter" and type(value) is not bool:
