@@ -3,14 +3,14 @@
 Redis is shared with whoever can reach it; what it holds must never be able to run code in the process that
 reads it (a pickle can: issue 20). A record is one JSON object::
 
-    {"v": 1, "kind": "post_page", "url": "http://…", "title": "…", "raw": {"b64": "…"}, …}
+    {"v": 1, "kind": "post_page", "url": "http://…", "title": "…", "raw": {"utf8": "<!DOCTYPE html>…"}, …}
 
 ``v`` is ENCODING_VERSION; ``kind`` names one of RECORD_KINDS; every other key is a field of that
 dataclass, in JSON's own types, with ``bytes`` as ``{"utf8": text}`` when they are UTF-8 (a page almost
 always is: as compact as the bytes, and fast) and ``{"b64": base64}`` otherwise, tuples as arrays and a
 nested dataclass (a ``PostLink``) as an object of its fields. orjson writes and reads the JSON: the
 writer of a distributed crawl decodes every record the workers hand off, and the standard library's json
-took six times as long. ``decode_record`` builds the dataclass only when
+took six times as long (``python -m benchmarks.codec``). ``decode_record`` builds the dataclass only when
 every key is one of its fields and every value has its field's type (a missing field takes its default):
 anything else is an ``UnreadableEntry``, which the reader drops and counts, and nothing else happens.
 """
