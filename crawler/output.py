@@ -13,7 +13,7 @@ from pathlib import Path
 from crawler.faults import shorten, storage_fault
 from pipelines.archive import ARCHIVE_FILE, Archive
 from pipelines.frontmatter import PARTIAL_FILE_PREFIX, POSTS_DIR
-from pipelines.postsdir import MirrorChanges, mirror_posts
+from pipelines.postsdir import mirror_posts
 from pipelines.schema import SchemaError
 
 EXIT_OK = 0
@@ -65,7 +65,7 @@ def open_archive(output: Path) -> Archive:
         raise storage_error(error, output) from None
 
 
-def mirror_output(output: Path) -> MirrorChanges:
+def mirror_output(output: Path) -> None:
     """Make ``_posts`` hold one file per archived post and nothing else, and remove what killed commands
     left in the output folder. Only called holding the lock, so no temporary file is live."""
     archive = open_archive(output)
@@ -73,7 +73,7 @@ def mirror_output(output: Path) -> MirrorChanges:
         for pattern in PARTIAL_OUTPUT_FILES:
             for path in output.glob(pattern):
                 path.unlink(missing_ok=True)
-        return mirror_posts(archive.db, output / POSTS_DIR)
+        mirror_posts(archive.db, output / POSTS_DIR)
     except (OSError, sqlite3.Error) as error:
         raise storage_error(error, output) from None
     finally:

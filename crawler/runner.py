@@ -328,13 +328,13 @@ def conclude(
     with recording(output, failure) as archive:
         # The store set the status when the spider closed: after the scheduler saved its queue.
         closed_as = archive.run(run.run_id)["status"]
-        pending = archive.sizes()["frontier"]
+        sizes = archive.sizes()
         if closed_as == "finished" and not failure and stop_signal is None:
-            failure = incomplete_reason(pending, stats)
+            failure = incomplete_reason(sizes["frontier"], stats)
         status, exit_code = run_outcome(closed_as, stop_signal, failed=bool(failure))
         archive.set_run_outcome(run.run_id, status, exit_code, failure)
         record = archive.run(run.run_id)
-        total = archive.sizes()["posts"]
+        total = sizes["posts"]
     if status == "interrupted" and closed_as == "interrupted" and run.jobdir.exists():
         (run.jobdir / CLEAN_STOP_MARK).touch()
     elif status != "interrupted":

@@ -34,7 +34,7 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
 
 from crawler.faults import fail_run, run_failed
@@ -126,7 +126,7 @@ class HostThrottle:
             if wait <= 0 and host.probe is None:
                 host.probe = request
                 return
-            await _sleep(min(max(wait, 0.0), WAIT_STEP_SECONDS) or WAIT_STEP_SECONDS)
+            await sleep(min(max(wait, 0.0), WAIT_STEP_SECONDS) or WAIT_STEP_SECONDS)
 
     def process_exception(self, request: Request, exception: Exception) -> None:
         host = self.hosts.get(urlparse_cached(request).hostname or "")
@@ -184,10 +184,3 @@ class HostThrottle:
         else:
             logger.warning("%s: throttling for %.0f s, not waited for any longer in this run", host.last, seconds)
         return response
-
-
-async def _sleep(seconds: float) -> None:
-    # Imported here: importing the reactor at module level would install Twisted's default one before Scrapy's.
-    from twisted.internet import reactor, task
-
-    await maybe_deferred_to_future(task.deferLater(reactor, seconds))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -25,13 +24,7 @@ class Executes(Protocol):
     def execute(self, sql: str, parameters: list[str] = ..., /) -> sqlite3.Cursor: ...
 
 
-@dataclass(frozen=True)
-class MirrorChanges:
-    written: tuple[str, ...]
-    removed: tuple[str, ...]
-
-
-def mirror_posts(db: Executes, posts_dir: Path) -> MirrorChanges:
+def mirror_posts(db: Executes, posts_dir: Path) -> None:
     """Write the file of every row that has none, and remove every post file (and temporary file) that no
     row names. Raises OSError (or sqlite3.Error) when the output cannot be read or written."""
     posts_dir.mkdir(parents=True, exist_ok=True)
@@ -50,7 +43,6 @@ def mirror_posts(db: Executes, posts_dir: Path) -> MirrorChanges:
     for name in removed:
         (posts_dir / name).unlink(missing_ok=True)
     missing = named - present
-    written: list[str] = []
     if missing:
         # One pass over the rows (file_name has no index): a whole folder lost is as cheap as one file.
         cursor = db.execute("SELECT * FROM posts")
@@ -59,5 +51,3 @@ def mirror_posts(db: Executes, posts_dir: Path) -> MirrorChanges:
             row = dict(zip(columns, values))
             if row["file_name"] in missing:
                 write_atomically(path_inside(posts_dir, row["file_name"]), post_file_text(item_from_row(row)))
-                written.append(row["file_name"])
-    return MirrorChanges(tuple(sorted(written)), tuple(sorted(removed)))

@@ -36,10 +36,8 @@ from redis import TimeoutError as RedisTimeoutError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from crawler.distributed.records import Record, SeenLinks, UnreadableEntry, decode_record, encode_record
+from crawler.distributed.records import Record, UnreadableEntry, decode_record, encode_record
 from pipelines.archive import PostLink
-
-__all__ = ["Record", "SeenLinks"]  # what a worker hands off: crawler/distributed/records.py
 
 # Members of P:known are added and read in batches of this many (one round trip each).
 KNOWN_BATCH = 5_000

@@ -21,14 +21,8 @@ from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 from twisted.python.failure import Failure
 
-from crawler.distributed.shared import (
-    WORKER_COUNTS,
-    Outbox,
-    Record,
-    SeenLinks,
-    SharedCrawl,
-    new_worker_id,
-)
+from crawler.distributed.records import Record, SeenLinks
+from crawler.distributed.shared import WORKER_COUNTS, Outbox, SharedCrawl, new_worker_id
 from crawler.items import FetchFailure
 from crawler.pages.post import PostPage
 from pipelines.archive import FetchedPage, LinkPlan, PostLink
