@@ -8,8 +8,21 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
+from crawler.arguments import (
+    MIN_SYNTHETIC_POSTS,
+    existing_folder,
+    output_folder,
+    port_number,
+    positive_number,
+    redis_url,
+    seconds,
+    setting,
+    since_instant,
+    site_url,
+    synthetic_count,
+)
 from crawler.postfile import parse_post_file
 
 if TYPE_CHECKING:
@@ -150,12 +163,18 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from crawler.replica.generate import generate_site
+    from crawler.replica.generate import ForeignPostFiles, generate_site, write_site
     from crawler.replica.render import render_site
     from crawler.replica.server import ReplicaServer
     from crawler.runner import run_crawl
 
     site = generate_site(args.posts)
+    if args.write_posts is not None:
+        try:
+            write_site(args.write_posts, site)
+        except ForeignPostFiles as error:
+            print(f"{args.parser.prog}: --write-posts {error}", file=sys.stderr)
+            return EXIT_USAGE
     pages = render_site(parse_post_file(name, text) for name, text in site.files)
     with ReplicaServer(pages) as server:
         print(f"replica of {len(site.files)} posts on {server.proxy_url}; crawling {DEFAULT_SITE} through it")
@@ -168,6 +187,8 @@ def _demo(args: argparse.Namespace) -> int:
         return summary
     print(summary.line())
     print(f"archive: {args.output / 'archive.db'}  posts: {args.output / '_posts'}")
+    if args.write_posts is not None:
+        print(f"originals: {args.write_posts}  check: finews verify --posts {args.write_posts} --output {args.output}")
     return summary.exit_code
 
 
@@ -246,9 +267,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from crawler.verify import ACCOUNTED, summary, verify
+    import sqlite3
 
-    outcomes = verify(args.posts, args.output)
+    from crawler.verify import ACCOUNTED, summary, verify
+    from pipelines.archive import ARCHIVE_FILE
+
+    archive = args.output / ARCHIVE_FILE
+    if not archive.is_file():
+        print(f"{args.parser.prog}: no archive at {archive}", file=sys.stderr)
+        return 1
+    try:
+        outcomes = verify(args.posts, args.output)
+    except sqlite3.DatabaseError as error:
+        print(f"{args.parser.prog}: archive {archive} cannot be read: {error}", file=sys.stderr)
+        return 1
+    if not outcomes:
+        print(f"{args.parser.prog}: {args.posts} holds no post files (*.md) to verify", file=sys.stderr)
+        return EXIT_USAGE
     for outcome in outcomes:
         if outcome.status != "identical":
             print(outcome.line())
@@ -257,28 +292,27 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _replica_serve(args: argparse.Namespace) -> int:
+    import errno
+
+    from crawler.replica.generate import ForeignPostFiles
     from crawler.replica.server import serve_forever
 
-    if args.hostile and args.posts is not None:
-        print("finews replica serve: --hostile serves generated posts; it does not take --posts", file=sys.stderr)
+    if args.write_posts is not None and (args.posts is not None or args.hostile):
+        print(f"{args.parser.prog}: --write-posts writes the synthetic posts; it does not take --posts or --hostile",
+              file=sys.stderr)
         return EXIT_USAGE
-    serve_forever(args.posts, args.count, args.port, args.host, hostile=args.hostile)
+    try:
+        serve_forever(args.posts, args.count, args.port, args.host, hostile=args.hostile,
+                      write_posts=args.write_posts)
+    except ForeignPostFiles as error:
+        print(f"{args.parser.prog}: --write-posts {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(f"{args.parser.prog}: port {args.port} on {args.host} is in use (--port P for another)", file=sys.stderr)
+        return 1
     return 0
-
-
-def positive_number(text: str) -> int:
-    number = int(text)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return number
-
-
-def setting(text: str) -> tuple[str, str]:
-    """``NAME=VALUE``: one Scrapy setting for this run, as ``scrapy crawl -s`` takes it."""
-    name, equals, value = text.partition("=")
-    if not equals or not name.isidentifier() or not name.isupper():
-        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE with an upper-case setting name")
-    return name, value
 
 
 def _log_overrides(args: argparse.Namespace) -> dict[str, str | bool]:
@@ -293,19 +327,58 @@ def _log_overrides(args: argparse.Namespace) -> dict[str, str | bool]:
     return {"LOG_LEVEL": level, "FINEWS_PROGRESS": not (quiet or args.verbose) and sys.stderr.isatty()}
 
 
+EXIT_CODES = {
+    0: "done: every post listed and requested archived with its file (or rejected for its own page)",
+    1: "failed: one line on stderr says why (also in `finews status`); the next run completes the archive",
+    2: "usage error: fix the command line; nothing was done",
+    75: "locked: another crawl (pid named) holds this output; nothing was done",
+    130: "interrupted by SIGINT (143: SIGTERM); `finews crawl --resume` continues the run",
+}
+# Argparse's messages about the command line's shape, answered with the command's usage as well.
+_SHAPE_ERRORS = ("unrecognized arguments", "the following arguments are required", "expected one argument",
+                 "invalid choice", "not allowed with argument", "ignored explicit argument")
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line on stderr and exit 2: ``finews crawl: what is wrong``,
+    with the command's own usage on that line when the mistake is in the shape of the command line."""
+
+    def error(self, message: str) -> NoReturn:
+        line = f"{self.prog}: {message}"
+        if message.startswith(_SHAPE_ERRORS):
+            line += "; usage: " + " ".join(self.format_usage().split()).removeprefix("usage: ")
+        self.exit(EXIT_USAGE, line + "\n")
+
+
+def exit_codes(*codes: int) -> str:
+    return "exit codes:\n" + "\n".join(f"  {code:<4} {EXIT_CODES[code]}" for code in codes)
+
+
+def add_command(commands: argparse._SubParsersAction, name: str, summary: str, description: str = "",
+                codes: tuple[int, ...] = (0, 1, 2)) -> CommandParser:
+    """A subcommand with its one-line summary (in ``finews --help``), that line and ``description`` at the
+    top of its own ``--help``, its exit codes below, and every option's default shown."""
+    command = commands.add_parser(
+        name, help=summary, description=f"{summary[0].upper()}{summary[1:]}." + (f" {description}" if description else ""),
+        epilog=exit_codes(*codes), formatter_class=HelpFormatter,
+    )
+    command.set_defaults(parser=command)
+    return command
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option's help; the exit codes kept as written."""
+
+
+def add_output_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", type=output_folder, default=DEFAULT_OUTPUT, metavar="DIR",
+                        help="output folder: archive.db and _posts/ (created if missing; its parent must exist)")
+
+
 def add_settings_option(parser: argparse.ArgumentParser, scope: str, example: str) -> None:
     parser.add_argument("-s", "--set", type=setting, action="append", default=[], metavar="NAME=VALUE",
-                        help=f"a Scrapy setting for {scope} (e.g. -s {example}); repeatable")
-
-
-def positive_count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if count < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {count}")
-    return count
+                        help=f"a Scrapy or FINEWS_ setting for {scope} (e.g. -s {example}), checked against its "
+                             "default's type; repeatable")
 
 
 def add_loudness_options(parser: argparse.ArgumentParser, quiet: str) -> None:
@@ -315,13 +388,28 @@ def add_loudness_options(parser: argparse.ArgumentParser, quiet: str) -> None:
     loudness.add_argument("-q", "--quiet", action="store_true", help=quiet)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="finews", description="Archive the finews site into SQLite and Jekyll posts.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
 
-    crawl = commands.add_parser("crawl", help="crawl the site into the archive")
-    crawl.add_argument("--site", default=DEFAULT_SITE, help=f"start URL (default {DEFAULT_SITE})")
-    crawl.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    try:
+        return version("finews-archive")
+    except PackageNotFoundError:
+        return "(not installed: run from a source tree)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandParser(
+        prog="finews", description="Archive the finews site into SQLite and Jekyll posts.",
+        epilog=exit_codes(0, 1, 2, 75, 130) + "\n\n`finews COMMAND --help` for a command's options.",
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"finews {installed_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
+
+    crawl = add_command(commands, "crawl", "crawl the site into the archive",
+                        "Incremental: posts already archived are not fetched again.", codes=(0, 1, 2, 75, 130))
+    crawl.add_argument("--site", type=site_url, default=DEFAULT_SITE, metavar="URL", help="the site's start page")
+    add_output_option(crawl)
     add_settings_option(crawl, "this run", "DOWNLOAD_DELAY=1")
     what = crawl.add_mutually_exclusive_group()
     what.add_argument("--full", action="store_true",
@@ -329,89 +417,118 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument("--resume", action="store_true",
                       help="continue the last run if it was interrupted, killed or failed (else start a new one)")
     add_loudness_options(crawl, "no progress display and no summary line: errors only")
-    crawl.add_argument("--redis", metavar="URL",
+    crawl.add_argument("--redis", type=redis_url, metavar="URL",
                        help="crawl with the workers that join through this Redis server (redis://HOST:PORT/DB): "
                             "this process writes the archive and works as one more worker")
-    crawl.add_argument("--workers", type=positive_count, default=1, metavar="N",
+    crawl.add_argument("--workers", type=positive_number, default=1, metavar="N",
                        help="crawl with N processes on this machine (2 for two cores): a private Redis server and "
-                            "N - 1 workers, started and stopped with the crawl (needs redis-server; default 1)")
+                            "N - 1 workers, started and stopped with the crawl (needs redis-server)")
     crawl.set_defaults(run=_crawl)
 
-    worker = commands.add_parser(
-        "worker", help="work for the distributed crawl that `finews crawl --redis` runs",
-        description="Take requests from the shared frontier in Redis, fetch and read them, and hand the posts "
-                    "to the process writing the archive. Any number, on any machine that reaches the site and Redis.",
+    worker = add_command(
+        commands, "worker", "work for the distributed crawl that `finews crawl --redis` runs",
+        "Take requests from the shared frontier in Redis, fetch and read them, and hand the posts to the process "
+        "writing the archive. Any number, on any machine that reaches the site and Redis.", codes=(0, 1, 2, 130),
     )
-    worker.add_argument("--redis", metavar="URL", required=True, help="the crawl's Redis server (redis://HOST:PORT/DB)")
-    worker.add_argument("--idle-exit", type=float, default=30.0, metavar="SECONDS",
-                        help="exit after this long with nothing to take, or no crawl to join (default 30)")
+    worker.add_argument("--redis", type=redis_url, metavar="URL", required=True,
+                        help="the crawl's Redis server (redis://[:PASSWORD@]HOST:PORT/DB)")
+    worker.add_argument("--idle-exit", type=seconds, default=30.0, metavar="SECONDS",
+                        help="exit after this long with nothing to take, or no crawl to join")
     add_settings_option(worker, "this worker", "CONCURRENT_REQUESTS=32")
     add_loudness_options(worker, "no summary line: errors only")
     worker.set_defaults(run=_worker)
 
-    share = commands.add_parser(
-        "share", help="fetch archived articles' exact texts from the share host (GetNewsText.do)",
-        description="Fetch each article's text from the share host; a text that differs from the archived body "
-                    "replaces it (the old one is kept in post_revisions) and its file is rewritten.",
+    share = add_command(
+        commands, "share", "fetch archived articles' exact texts from the share host (GetNewsText.do)",
+        "A text that differs from the archived body replaces it (the old one is kept in post_revisions) and its "
+        "file is rewritten.", codes=(0, 1, 2, 75, 130),
     )
     share.add_argument("codes", nargs="*", metavar="CODE|URL",
                        help="an infoCode (NW…, or the emnews digits) or any URL naming one (share link, article, post)")
     share.add_argument("--from-file", metavar="F", help="more infoCodes or URLs, one a line ('-': stdin)")
     share.add_argument("--backfill", action="store_true",
                        help="also every archived post whose share text was never fetched successfully")
-    share.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    add_output_option(share)
     add_settings_option(share, "this run", "FINEWS_SHARE_TIMEOUT=5")
     add_loudness_options(share, "no summary line: errors only")
     share.set_defaults(run=_share)
 
-    status = commands.add_parser("status", help="the last runs and the archive's size")
-    status.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
-    status.add_argument("--runs", type=positive_number, default=STATUS_RUNS, help=f"runs to list (default {STATUS_RUNS})")
+    status = add_command(commands, "status", "show the archive's size, a running crawl and the last runs",
+                         "Reads the archive only; safe while a crawl runs.")
+    add_output_option(status)
+    status.add_argument("--runs", type=positive_number, default=STATUS_RUNS, metavar="N", help="runs to list")
     status.set_defaults(run=_status)
 
-    demo = commands.add_parser("demo", help="serve a replica site on loopback and crawl it")
-    demo.add_argument("--posts", type=int, default=DEMO_POSTS, help=f"synthetic posts (default {DEMO_POSTS})")
-    demo.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    demo = add_command(commands, "demo", "serve a replica site on loopback and crawl it",
+                       "Generates N synthetic posts (of every kind the site has, and a few malformed ones), serves "
+                       "them under the real host names on a loopback port and crawls them through it as a proxy.",
+                       codes=(0, 1, 2, 75, 130))
+    demo.add_argument("--posts", type=synthetic_count, default=DEMO_POSTS, metavar="N",
+                      help=f"synthetic posts (at least {MIN_SYNTHETIC_POSTS})")
+    add_output_option(demo)
+    demo.add_argument("--write-posts", type=output_folder, default=None, metavar="DIR",
+                      help="also write the original post files the replica serves into DIR, to check the archive "
+                           "against them with `finews verify --posts DIR`")
     demo.add_argument("-v", "--verbose", action="store_true", help="log Scrapy's progress")
     demo.set_defaults(run=_demo)
 
-    export = commands.add_parser("export", help="regenerate files from the archive (idempotent)")
-    export.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    export = add_command(commands, "export", "regenerate files from the archive (idempotent)",
+                         "A second export changes no byte. Takes the crawl lock.", codes=(0, 1, 2, 75))
+    add_output_option(export)
     export.add_argument("--format", choices=("frontmatter", "jsonl"), default="frontmatter",
-                        help="front-matter files in OUTPUT/_posts (default), or OUTPUT/posts.jsonl")
-    export.add_argument("--since", default=None, help="only posts published on or after this ISO date")
+                        help="front-matter files in OUTPUT/_posts, or OUTPUT/posts.jsonl")
+    export.add_argument("--since", type=since_instant, default=None, metavar="DATE",
+                        help="only posts published on or after DATE: a day (2021-12-28, from midnight in "
+                             "Asia/Shanghai) or an instant with its zone (2021-12-27T22:00Z)")
     export.set_defaults(run=_export)
 
-    find = commands.add_parser("search", help="full-text search of the archived posts (Chinese included)")
+    find = add_command(commands, "search", "full-text search of the archived posts (Chinese included)",
+                       "Posts holding every word in their title or text, newest first.")
     find.add_argument("query", nargs="+", help="words a post must all contain (title or text)")
-    find.add_argument("--limit", type=positive_number, default=SEARCH_LIMIT, help=f"posts to show (default {SEARCH_LIMIT})")
-    find.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    find.add_argument("--limit", type=positive_number, default=SEARCH_LIMIT, metavar="N", help="posts to show")
+    add_output_option(find)
     find.set_defaults(run=_search)
 
-    reparse = commands.add_parser("reparse", help="rebuild every post from the stored pages, with no network")
-    reparse.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    reparse = add_command(commands, "reparse", "rebuild every post from the stored pages, with no network",
+                          "After a parser change: prints what changed.", codes=(0, 1, 2, 75))
+    add_output_option(reparse)
     add_loudness_options(reparse, "errors only: no report")
     reparse.set_defaults(run=_reparse)
 
-    datasette = commands.add_parser("serve", help="browse and search the archive in Datasette")
-    datasette.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
-    datasette.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    datasette.add_argument("--port", type=int, default=SERVE_PORT, help=f"port (default {SERVE_PORT})")
+    datasette = add_command(commands, "serve", "browse and search the archive in Datasette",
+                            "Read-only; runs until Ctrl-C.")
+    add_output_option(datasette)
+    datasette.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    datasette.add_argument("--port", type=port_number, default=SERVE_PORT, help="port to listen on")
     datasette.set_defaults(run=_serve)
 
-    check = commands.add_parser("verify", help="hold exported post files against the originals")
-    check.add_argument("--posts", type=Path, required=True, help="the folder of original post files")
-    check.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="output folder (default ./output)")
+    check = add_command(commands, "verify", "hold exported post files against the original post files",
+                        "A line per difference and a summary; exit 1 if an original is unaccounted for.")
+    check.add_argument("--posts", type=existing_folder, required=True, metavar="DIR",
+                       help="the folder of original post files (e.g. written by `finews demo --write-posts DIR`)")
+    add_output_option(check)
     check.set_defaults(run=_verify)
 
-    replica = commands.add_parser("replica", help="the replica site").add_subparsers(dest="replica", required=True)
-    serve = replica.add_parser("serve", help="serve the replica until Ctrl-C; use it as http_proxy")
-    serve.add_argument("--posts", type=Path, default=None, help="a folder of post files (default: synthetic)")
-    serve.add_argument("--count", type=int, default=DEMO_POSTS, help="synthetic posts when no --posts")
-    serve.add_argument("--port", type=int, default=8118)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--hostile", action="store_true",
-                       help="serve hostile pages beside the posts (encodings, redirects, huge, hanging, odd names)")
+    replica = add_command(commands, "replica", "the replica site on loopback, for trying and testing finews")
+    replica_commands = replica.add_subparsers(dest="replica", required=True, metavar="COMMAND",
+                                              parser_class=CommandParser)
+    serve = add_command(
+        replica_commands, "serve", "serve the replica until Ctrl-C; use it as http_proxy",
+        "Answers for both real host names (the site and the share host) on one loopback port; any other "
+        "host gets a 502.",
+    )
+    source = serve.add_mutually_exclusive_group()
+    source.add_argument("--posts", type=existing_folder, default=None, metavar="DIR",
+                        help="serve the post files in DIR (default: --count synthetic posts)")
+    source.add_argument("--hostile", action="store_true",
+                        help="serve hostile pages beside the synthetic posts (encodings, redirects, huge, hanging, "
+                             "odd names)")
+    serve.add_argument("--count", type=synthetic_count, default=DEMO_POSTS, metavar="N",
+                       help=f"synthetic posts to serve (at least {MIN_SYNTHETIC_POSTS})")
+    serve.add_argument("--write-posts", type=output_folder, default=None, metavar="DIR",
+                       help="write the synthetic post files served into DIR (for `finews verify --posts DIR`)")
+    serve.add_argument("--port", type=port_number, default=8118, help="port to listen on")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.set_defaults(run=_replica_serve)
     return parser
 
@@ -419,7 +536,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     import sqlite3
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Reported by the command they were given to, with its usage, not by the top-level parser.
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.run(args)
     except (OSError, sqlite3.Error) as error:
@@ -435,12 +556,12 @@ def main(argv: list[str] | None = None) -> int:
                 line = f"disk full: {line}"
         else:
             line = storage_fault(error) or shorten(f"the archive: {error}")
-        print(f"finews {args.command}: {line}", file=sys.stderr)
+        print(f"{args.parser.prog}: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         # Ctrl-C outside a run's own signal handling (while Python loads Scrapy, say): one line, not a
         # traceback. A run the archive recorded as started is continued by --resume, as after a kill.
-        print(f"finews {args.command}: interrupted", file=sys.stderr)
+        print(f"{args.parser.prog}: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
 
 

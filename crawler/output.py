@@ -34,9 +34,21 @@ class CrawlError(RuntimeError):
     one line for the user."""
 
 
+def make_output_folder(output: Path) -> None:
+    """Create the output folder if it is missing, never the folders above it: a path mistyped in a crontab
+    must not quietly start a second archive somewhere new."""
+    try:
+        output.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        missing = [parent for parent in output.absolute().parents if not parent.exists()]
+        raise CrawlError(f"output {output}: its parent folder {missing[-1] if missing else output.parent} "
+                         "does not exist") from None
+
+
 def check_output_writable(output: Path) -> None:
     try:
-        (output / POSTS_DIR).mkdir(parents=True, exist_ok=True)
+        make_output_folder(output)
+        (output / POSTS_DIR).mkdir(exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=output, prefix=".write-check-"):
             pass
     except OSError as error:

@@ -3,6 +3,8 @@
 BOT_NAME = "finews"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# `scrapy crawl` refuses a locked output in one line, as `finews crawl` does.
+COMMANDS_MODULE = "crawler.commands"
 
 # The site, the share host that serves each article's text, and where the archive goes.
 FINEWS_SITE_URL = "http://finews.withounder.com/"

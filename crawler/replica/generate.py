@@ -308,8 +308,19 @@ def _unusable_date(text: str) -> str:
     return head + "\n" + UNUSABLE_DATE + rest[rest.index("\n") :]
 
 
+class ForeignPostFiles(ValueError):
+    """The folder to write a synthetic site into holds post files of another site."""
+
+
 def write_site(directory: Path, site: SyntheticSite) -> None:
-    """Write the post files into ``directory`` (created if needed), byte for byte."""
+    """Write the post files into ``directory`` (created if needed), byte for byte. A folder holding other
+    ``.md`` files is refused, not cleaned: they may be someone's posts, and mixed with these they would make
+    ``finews verify`` report posts the replica never served."""
     directory.mkdir(parents=True, exist_ok=True)
+    names = {name for name, _ in site.files}
+    foreign = sorted(path.name for path in directory.glob("*.md") if path.name not in names)
+    if foreign:
+        raise ForeignPostFiles(f"{directory} holds {len(foreign)} post files this replica does not serve "
+                               f"({foreign[0]}…): give an empty folder")
     for name, text in site.files:
         (directory / name).write_bytes(text.encode("utf-8"))

@@ -17,7 +17,7 @@ from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from crawler.postfile import PostFile, PostFileError, parse_post_file, read_post_file
-from crawler.replica.generate import generate_site
+from crawler.replica.generate import generate_site, write_site
 from crawler.replica.hostile import hostile_site
 from crawler.replica.render import (
     NOT_FOUND,
@@ -209,10 +209,11 @@ def load_posts(directory: Path) -> tuple[list[PostFile], list[tuple[str, str]]]:
 
 
 def serve_forever(
-    posts_dir: Path | None, count: int, port: int, host: str = "127.0.0.1", hostile: bool = False
+    posts_dir: Path | None, count: int, port: int, host: str = "127.0.0.1", hostile: bool = False,
+    write_posts: Path | None = None,
 ) -> None:
     """Serve the posts in ``posts_dir`` (or ``count`` generated ones, with ``hostile`` the hostile cases
-    beside them) until interrupted."""
+    beside them) until interrupted; ``write_posts``: a folder to write the generated post files into."""
     if hostile:
         pages, cases = hostile_site(count)
         _serve(pages, f"{count} generated posts and {len(cases)} hostile cases", host, port)
@@ -226,6 +227,9 @@ def serve_forever(
         site = generate_site(count)
         posts = [parse_post_file(name, text) for name, text in site.files]
         source = f"{count} generated posts"
+        if write_posts is not None:
+            write_site(write_posts, site)
+            source += f" (written to {write_posts})"
     _serve(render_site(posts), source, host, port)
 
 
