@@ -269,10 +269,13 @@ def _serve(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from crawler.verify import ACCOUNTED, summary, verify
+    from crawler.verify import ACCOUNTED, original_files, summary, verify
     from pipelines.archive import ARCHIVE_FILE
 
     archive = args.output / ARCHIVE_FILE
+    if not original_files(args.posts):
+        print(f"{args.parser.prog}: {args.posts} holds no post files (*.md) to verify", file=sys.stderr)
+        return EXIT_USAGE
     if not archive.is_file():
         print(f"{args.parser.prog}: no archive at {archive}", file=sys.stderr)
         return 1
@@ -281,9 +284,6 @@ def _verify(args: argparse.Namespace) -> int:
     except sqlite3.DatabaseError as error:
         print(f"{args.parser.prog}: archive {archive} cannot be read: {error}", file=sys.stderr)
         return 1
-    if not outcomes:
-        print(f"{args.parser.prog}: {args.posts} holds no post files (*.md) to verify", file=sys.stderr)
-        return EXIT_USAGE
     for outcome in outcomes:
         if outcome.status != "identical":
             print(outcome.line())

@@ -152,11 +152,14 @@ def _unusable(path: Path, name: str, reason: str, index: ArchiveIndex) -> Outcom
     return Outcome(path.name, "malformed", reason)
 
 
+def original_files(posts_dir: Path) -> list[Path]:
+    return sorted(path for path in posts_dir.iterdir() if path.suffix in (".md", ".markdown"))
+
+
 def verify(posts_dir: Path, output_dir: Path) -> list[Outcome]:
     exported = exported_by_name(output_dir / "_posts")
     index = ArchiveIndex(output_dir / "archive.db")
-    originals = sorted(path for path in posts_dir.iterdir() if path.suffix in (".md", ".markdown"))
-    return [verify_post(path, exported, index) for path in originals]
+    return [verify_post(path, exported, index) for path in original_files(posts_dir)]
 
 
 def summary(outcomes: Iterable[Outcome]) -> str:

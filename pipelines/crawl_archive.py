@@ -15,6 +15,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler.faults import storage_faults_fail_the_run
 from crawler.lock import LOCK_FILE, CrawlLock
+from crawler.output import make_output_folder
 from pipelines.archive import ARCHIVE_FILE, Archive
 
 _OPEN: weakref.WeakKeyDictionary[Crawler, Archive] = weakref.WeakKeyDictionary()
@@ -30,7 +31,7 @@ def archive_for(crawler: Crawler) -> Archive:
     if crawler not in _OPEN:
         output = Path(crawler.settings["FINEWS_OUTPUT"])
         if not crawler.settings.getint("FINEWS_RUN_ID"):
-            output.mkdir(parents=True, exist_ok=True)
+            make_output_folder(output)
             # Held until the process ends (the kernel releases it then): one crawl per output, whatever the command.
             CrawlLock(output / LOCK_FILE).acquire()
         archive = Archive.open(output / ARCHIVE_FILE)
