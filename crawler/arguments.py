@@ -75,7 +75,7 @@ def output_folder(text: str) -> Path:
     missing = [parent for parent in path.absolute().parents if not parent.exists()]
     if missing:
         raise argparse.ArgumentTypeError(f"{text}: its parent folder {missing[-1]} does not exist "
-                                         "(finews creates the output folder, not the folders above it)")
+                                         "(finews creates the folder, never the folders above it)")
     return path
 
 

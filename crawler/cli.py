@@ -162,6 +162,19 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from crawler.backup import backup
+    from crawler.output import CrawlError
+
+    try:
+        summary = backup(args.output, args.destination, with_posts=args.posts)
+    except CrawlError as error:
+        print(f"{args.parser.prog}: {error}", file=sys.stderr)
+        return 1
+    print(summary.line())
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from crawler.replica.generate import ForeignPostFiles, generate_site, write_site
     from crawler.replica.render import render_site
@@ -458,6 +471,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_output_option(status)
     status.add_argument("--runs", type=positive_number, default=STATUS_RUNS, metavar="N", help="runs to list")
     status.set_defaults(run=_status)
+
+    copy = add_command(
+        commands, "backup", "copy the archive safely, even while a crawl writes to it",
+        "An online backup (SQLite's backup API): the archive as of one commit, checked with integrity_check, "
+        "into DEST/archive.db; with --posts also DEST/_posts/, the files of exactly the posts in that copy. "
+        "To restore: README, Backup and restore.",
+    )
+    copy.add_argument("destination", type=output_folder, metavar="DEST",
+                      help="a new or empty folder for the copy (its parent must exist)")
+    add_output_option(copy)
+    copy.add_argument("--posts", action="store_true", help="also write the copy's post files into DEST/_posts")
+    copy.set_defaults(run=_backup)
 
     demo = add_command(commands, "demo", "serve a replica site on loopback and crawl it",
                        "Generates N synthetic posts (of every kind the site has, and a few malformed ones), serves "

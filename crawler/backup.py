@@ -1,0 +1,72 @@
+"""``finews backup``: an online, consistent copy of the archive, safe while a crawl writes to it.
+
+``cp archive.db`` during a crawl can copy a torn file: SQLite in WAL mode keeps recent commits in
+``archive.db-wal`` until a checkpoint, and a copy of one file without the other is an older or broken
+database. SQLite's backup API reads the archive as any reader does, inside one read transaction (one
+step: every page at once), so the copy is the archive as of one commit, whatever the crawl does meanwhile.
+The post files are written from the copy's rows, not copied from ``_posts``, so that they are the files of
+exactly the posts in the copy (a file the crawl wrote after the snapshot would belong to no row).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from crawler.output import CrawlError, make_output_folder
+from pipelines.archive import ARCHIVE_FILE
+from pipelines.export import export_frontmatter
+from pipelines.frontmatter import POSTS_DIR
+
+PARTIAL_BACKUP = ".tmp-archive.db"
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    archive: Path
+    posts: int
+    size: int
+    files: int | None
+
+    def line(self) -> str:
+        files = f", {self.files} post files in {self.archive.parent / POSTS_DIR}" if self.files is not None else ""
+        return (f"backed up {self.posts} posts to {self.archive} ({self.size / 1_048_576:.1f} MB, integrity ok)"
+                f"{files}")
+
+
+def backup(output: Path, destination: Path, with_posts: bool = False) -> BackupSummary:
+    """Copy ``output``'s archive into ``destination`` (a new or empty folder), check the copy, and with
+    ``with_posts`` write the copy's post files beside it. Raises CrawlError in one line."""
+    source = output / ARCHIVE_FILE
+    if not source.is_file():
+        raise CrawlError(f"no archive at {source}")
+    make_output_folder(destination)
+    if any(destination.iterdir()):
+        raise CrawlError(f"{destination} is not empty: a backup goes into a new or empty folder")
+    partial = destination / PARTIAL_BACKUP
+    try:
+        posts = _copy_checked(source, partial)
+        target = destination / ARCHIVE_FILE
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    files = export_frontmatter(destination).written if with_posts else None
+    return BackupSummary(target, posts, target.stat().st_size, files)
+
+
+def _copy_checked(source: Path, copy: Path) -> int:
+    """The archive as of one commit, into ``copy``; its post count once the copy passes integrity_check."""
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    writer = sqlite3.connect(copy)
+    try:
+        reader.backup(writer)  # pages=-1: one step, one read transaction, one snapshot
+        # A copy that can be handed on without its -wal file: everything in the main file.
+        writer.execute("PRAGMA journal_mode = DELETE")
+        problems = [row[0] for row in writer.execute("PRAGMA integrity_check")]
+        if problems != ["ok"]:
+            raise CrawlError(f"the copy failed integrity_check: {problems[0]}")
+        return writer.execute("SELECT count(*) FROM posts").fetchone()[0]
+    finally:
+        writer.close()
+        reader.close()
