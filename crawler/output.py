@@ -12,7 +12,8 @@ from pathlib import Path
 
 from crawler.faults import shorten, storage_fault
 from pipelines.archive import ARCHIVE_FILE, Archive
-from pipelines.frontmatter import PARTIAL_FILE_PREFIX, POSTS_DIR
+from pipelines.files import PARTIAL_FILE_PREFIX
+from pipelines.frontmatter import POSTS_DIR
 from pipelines.postsdir import mirror_posts
 from pipelines.schema import SchemaError
 

@@ -10,7 +10,6 @@ import filecmp
 import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +18,8 @@ from crawler.items import PostItem
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.output import CrawlError, mirror_output, storage_error
 from pipelines.archive import ARCHIVE_FILE, item_from_row
-from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text, write_atomically
+from pipelines.files import create_partial, write_atomically
+from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text
 
 JSONL_FILE = "posts.jsonl"
 FORMATS = ("frontmatter", "jsonl")
@@ -78,7 +78,7 @@ def export_jsonl(output: Path, since: str | None = None) -> ExportSummary:
     """One JSON object per line, streamed to a temporary file that replaces the old one only if it differs."""
     target = output / JSONL_FILE
     posts = 0
-    handle, temporary = tempfile.mkstemp(dir=output, prefix=".tmp-", suffix=".jsonl")
+    handle, temporary = create_partial(output, ".jsonl")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             for item in archived_posts(output / ARCHIVE_FILE, since):
@@ -89,7 +89,7 @@ def export_jsonl(output: Path, since: str | None = None) -> ExportSummary:
         if changed:
             os.replace(temporary, target)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
     return ExportSummary(posts, int(changed), int(not changed), target)
 
 
