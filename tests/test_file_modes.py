@@ -63,5 +63,5 @@ def test_every_writer_gives_its_files_the_mode_open_would(tmp_path, mask):
         for export_format in ("frontmatter", "jsonl"):
             export = finews("export", "--output", "out", "--format", export_format, cwd=tmp_path)
             assert export.returncode == 0, export.stderr
-    assert (out / "posts.jsonl").exists()
+    assert (out / "posts.jsonl").exists() and (out / "_config.yml").exists()
     assert wrong_modes(out, mask) == {}
