@@ -11,9 +11,13 @@ import tempfile
 from pathlib import Path
 
 from crawler.faults import shorten, storage_fault
+from crawler.lock import LOCK_FILE
 from pipelines.archive import ARCHIVE_FILE, Archive
-from pipelines.frontmatter import PARTIAL_FILE_PREFIX, POSTS_DIR
+from pipelines.datasette import METADATA_FILE
+from pipelines.files import PARTIAL_FILE_PREFIX, write_atomically
+from pipelines.frontmatter import POSTS_DIR
 from pipelines.postsdir import mirror_posts
+from pipelines.public import JSONL_FILE
 from pipelines.schema import SchemaError
 
 EXIT_OK = 0
@@ -27,6 +31,23 @@ PARTIAL_OUTPUT_FILES = (f"{PARTIAL_FILE_PREFIX}*", ".write-check-*")
 # disk can still write ``failed`` and its reason into the archive (a page of SQLite's WAL, a few KB).
 SPACE_RESERVE_FILE = ".space-reserve"
 SPACE_RESERVE_BYTES = 256 * 1024
+# Scrapy's JOBDIR of each run: OUTPUT/jobs/run-<id>.
+JOBS_DIR = "jobs"
+# The output folder is a Jekyll source too (`jekyll build -s OUTPUT`): Jekyll publishes every file whose name
+# does not start with `_` or `.`, so this configuration keeps the archive's own files out of the site.
+JEKYLL_CONFIG_FILE = "_config.yml"
+JEKYLL_CONFIG_MARK = "# Written by finews"
+# README.md: the project's own output/README.md, in the default output folder.
+_NOT_PUBLISHED = (f"{ARCHIVE_FILE}*", LOCK_FILE, JSONL_FILE, JOBS_DIR, METADATA_FILE, "README.md")
+JEKYLL_CONFIG = "\n".join([
+    f"{JEKYLL_CONFIG_MARK}, which rewrites it while this line is here (delete the line to keep your own",
+    "# edits): `jekyll build -s OUTPUT` then publishes the posts in _posts and none of the archive's files.",
+    "# The site's own time zone: a post's URL holds its publication day in Asia/Shanghai, as on the site.",
+    "timezone: Asia/Shanghai",
+    "exclude:",
+    *(f'  - "{name}"' for name in _NOT_PUBLISHED),
+    "",
+])
 
 
 class CrawlError(RuntimeError):
@@ -77,15 +98,29 @@ def open_archive(output: Path) -> Archive:
         raise storage_error(error, output) from None
 
 
+def write_jekyll_config(output: Path) -> None:
+    """Write JEKYLL_CONFIG into ``output`` unless it holds a _config.yml of the operator's own (one whose first
+    line is not finews's mark), which is never touched. Raises OSError when it cannot be read or written."""
+    path = output / JEKYLL_CONFIG_FILE
+    try:
+        current = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        current = None
+    if current is None or (current.startswith(JEKYLL_CONFIG_MARK) and current != JEKYLL_CONFIG):
+        write_atomically(path, JEKYLL_CONFIG)
+
+
 def mirror_output(output: Path) -> None:
-    """Make ``_posts`` hold one file per archived post and nothing else, and remove what killed commands
-    left in the output folder. Only called holding the lock, so no temporary file is live."""
+    """Make ``_posts`` hold one file per archived post and nothing else, remove what killed commands left in the
+    output folder, and keep the folder safe to build with Jekyll. Only called holding the lock, so no temporary
+    file is live."""
     archive = open_archive(output)
     try:
         for pattern in PARTIAL_OUTPUT_FILES:
             for path in output.glob(pattern):
                 path.unlink(missing_ok=True)
         mirror_posts(archive.db, output / POSTS_DIR)
+        write_jekyll_config(output)
     except (OSError, sqlite3.Error) as error:
         raise storage_error(error, output) from None
     finally:

@@ -32,6 +32,7 @@ from crawler.output import (  # noqa: F401 - part of this module's interface for
     EXIT_FAILED,
     EXIT_LOCKED,
     EXIT_OK,
+    JOBS_DIR,
     CrawlError,
     check_output_writable,
     mirror_output,
@@ -47,7 +48,6 @@ from pipelines.crawl_archive import close_archives_left_open
 from pipelines.store import PENDING_REASON_STAT
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-JOBS_DIR = "jobs"
 # Written into a run's JOBDIR once Scrapy has closed it cleanly: only then is its saved queue whole.
 CLEAN_STOP_MARK = "stopped-cleanly"
 # A failed run too: what it left is in the frontier (or, distributed, in Redis), and --resume after the fault

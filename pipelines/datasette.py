@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from pipelines.archive import ARCHIVE_FILE
-from pipelines.frontmatter import write_atomically
+from pipelines.files import write_atomically
 from pipelines.schema import LATEST_POSTS, POSTS, POSTS_PER_DAY, POSTS_SEARCH, TABLES, VIEWS
 
 METADATA_FILE = "datasette-metadata.yml"

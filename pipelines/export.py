@@ -7,24 +7,21 @@ export changes nothing and a `git diff` of an exported tree shows only real chan
 from __future__ import annotations
 
 import filecmp
-import json
 import os
 import sqlite3
-import tempfile
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from crawler.items import PostItem
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.output import CrawlError, mirror_output, storage_error
 from pipelines.archive import ARCHIVE_FILE, item_from_row
-from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text, write_atomically
+from pipelines.files import create_partial, write_atomically
+from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text
+from pipelines.public import JSONL_FILE, public_line, public_posts
 
-JSONL_FILE = "posts.jsonl"
 FORMATS = ("frontmatter", "jsonl")
-# Not part of an exported record: pipeline bookkeeping.
-_NOT_EXPORTED = ("change", "previous_file", "raw_page", "problems")
 
 
 @dataclass(frozen=True)
@@ -75,21 +72,25 @@ def export_frontmatter(output: Path, since: str | None = None) -> ExportSummary:
 
 
 def export_jsonl(output: Path, since: str | None = None) -> ExportSummary:
-    """One JSON object per line, streamed to a temporary file that replaces the old one only if it differs."""
+    """Every post's public record (pipelines/public.py), a line each, streamed to a temporary file that
+    replaces the old one only if it differs."""
     target = output / JSONL_FILE
     posts = 0
-    handle, temporary = tempfile.mkstemp(dir=output, prefix=".tmp-", suffix=".jsonl")
+    handle, temporary = create_partial(output, ".jsonl")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            for item in archived_posts(output / ARCHIVE_FILE, since):
-                record = {key: value for key, value in asdict(item).items() if key not in _NOT_EXPORTED}
-                file.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-                posts += 1
+            db = sqlite3.connect(f"file:{output / ARCHIVE_FILE}?mode=ro", uri=True)
+            try:
+                for record in public_posts(db, since):
+                    file.write(public_line(record))
+                    posts += 1
+            finally:
+                db.close()
         changed = not (target.exists() and filecmp.cmp(temporary, target, shallow=False))
         if changed:
             os.replace(temporary, target)
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
     return ExportSummary(posts, int(changed), int(not changed), target)
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.items import PostItem
 from crawler.postfile import format_post_file, post_file_name
+from pipelines.files import write_atomically
 
 if TYPE_CHECKING:  # the writer is a pipeline, but ``finews export`` uses its functions without Scrapy
     from scrapy.crawler import Crawler
 
 POSTS_DIR = "_posts"
-# write_atomically's temporary files: a kill mid-write can leave one, which the next command removes.
-PARTIAL_FILE_PREFIX = ".tmp-"
 
 
 class UnsafePathError(ValueError):
@@ -46,33 +43,6 @@ def path_inside(directory: Path, file_name: str) -> Path:
     if Path(file_name).name != file_name or file_name in ("", ".", "..") or "\0" in file_name:
         raise UnsafePathError(f"refusing file name {file_name[:80]!r}: not a plain name inside {directory}")
     return path
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the new one, never a part: write a temporary file, then rename it.
-
-    No fsync: a killed process loses nothing the kernel has, and the files are derived from the
-    archive, which is the record (`finews export` rewrites any file that differs from it, after a
-    power loss too); an fsync per file cost more than the file's whole pipeline (BENCHMARKS.md).
-    """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=PARTIAL_FILE_PREFIX, suffix=".md")
-    try:
-        try:
-            # Plain os.write: a buffered text file object per post file cost a tenth of an export.
-            unwritten = memoryview(text.encode("utf-8"))
-            while unwritten:
-                unwritten = unwritten[os.write(handle, unwritten):]
-        finally:
-            os.close(handle)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        if error.filename is None:  # os.write names no file: the error's one line must
-            error.filename = str(path)
-        raise
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class FrontMatterWriter:

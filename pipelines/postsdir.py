@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from pipelines.archive import item_from_row
-from pipelines.frontmatter import PARTIAL_FILE_PREFIX, path_inside, post_file_text, write_atomically
+from pipelines.files import PARTIAL_FILE_PREFIX, write_atomically
+from pipelines.frontmatter import path_inside, post_file_text
 
 # What Jekyll reads as a post in ``_posts``: any other file there is left alone.
 POST_SUFFIXES = (".md", ".markdown")

@@ -23,6 +23,11 @@ class Column:
     since: int = 1  # the migration that added it
     # A VIRTUAL generated column's SQL expression: computed on read, never written, costs no space.
     generated: str | None = None
+    # In the public record of a row (posts.jsonl, docs/posts-jsonl.md): False for what only the archive's
+    # own bookkeeping needs, or what the record already says another way.
+    public: bool = True
+    # Stored as JSON text; the public record holds the decoded value.
+    holds_json: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ POSTS = Table(
         Column("title", str, "Headline as the post's front matter holds it (markup and entities kept as text)."),
         Column("published_at", str, "ISO 8601 instant in +08:00 (a zone-less original is read as UTC)."),
         Column("category", str, "Category slug, as in `/category/<slug>.html`."),
-        Column("tags", str, "JSON array of the post's tags."),
+        Column("tags", str, "JSON array of the post's tags.", holds_json=True),
         Column("kind", str, "`media`, `market`, `emnews` or `sitenews`."),
         Column("media", str, "Outlet name from the tag (`今晚报`); null for emnews."),
         Column("source", str, "文章来源 text, markup stripped; null when absent."),
@@ -155,13 +160,20 @@ POSTS = Table(
         Column("first_seen_at", str, "UTC ISO 8601: first archived."),
         Column("last_seen_at", str, "UTC ISO 8601: last seen on the site."),
         Column("updated_at", str, "UTC ISO 8601: last change of content."),
-        Column("last_seen_run", int, "The crawl_runs row of the last run that saw it listed on the site.", since=2),
+        Column(
+            "last_seen_run",
+            int,
+            "The crawl_runs row of the last run that saw it listed on the site.",
+            since=2,
+            public=False,  # a row id of this archive only: last_seen_at says when
+        ),
         Column(
             "share_text",
             str,
             "The share host's `GetNewsText.do` text, as answered; null until a fetch succeeded "
             "(`finews share --backfill` fetches every post where it is null).",
             since=3,
+            public=False,  # the body already, when body_origin is `share`; the record would carry it twice
         ),
         Column(
             "share_fetched_at",
@@ -282,7 +294,8 @@ POST_URLS = Table(
             "or `json` (the GetNewsText.do URL its text came from).",
             since=3,
         ),
-        Column("info_code", str, "The article (`posts.info_code`).", since=3),
+        # Not public: a post's public record lists its URLs inside it.
+        Column("info_code", str, "The article (`posts.info_code`).", since=3, public=False),
         Column("first_seen_at", str, "UTC ISO 8601: when the URL was first seen for this article.", since=3),
     ),
     since=3,
@@ -482,6 +495,8 @@ def schema_markdown() -> str:
         for column in table.columns:
             key = " (primary key)" if column.name in table.pk_columns else ""
             kind = " (generated)" if column.generated else ""
+            if table is POSTS and not column.public:
+                kind += " (not in posts.jsonl)"
             lines.append(f"| `{column.name}` | {_SQL_TYPES[column.type]}{key}{kind} | {column.doc} |")
     for index in SEARCH_INDEXES:
         lines += ["", f"## `{index.name}` (full-text search)", "", index.doc, "",

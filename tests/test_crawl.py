@@ -89,7 +89,7 @@ def test_one_file_per_row_and_nothing_written_outside_the_output(crawled):
     assert {path.name for path in (work / "out" / "_posts").iterdir()} == names
     assert sorted(path.name for path in work.iterdir()) == ["out"]
     assert sorted(path.name for path in (work / "out").iterdir() if not path.name.startswith("archive.db")) == [
-        "_posts"
+        "_config.yml", "_posts"
     ]
 
 

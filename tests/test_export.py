@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 
+from pipelines.schema import POST_URLS, POSTS
 from tests.test_crawl import crawl_generated_site, finews
 
 
@@ -45,6 +46,28 @@ def test_jsonl_export_has_one_record_per_row_and_is_idempotent(archive):
     again = finews("export", "--output", "out", "--format", "jsonl", cwd=archive)
     assert ": 0 written, 1 unchanged" in again.stdout
     assert (archive / "out" / "posts.jsonl").stat().st_mtime_ns == before
+
+
+def test_a_jsonl_record_is_the_public_columns_of_its_row_and_its_urls(archive):
+    assert finews("export", "--output", "out", "--format", "jsonl", cwd=archive).returncode == 0
+    records = [json.loads(line) for line in (archive / "out" / "posts.jsonl").read_text(encoding="utf-8").splitlines()]
+    internal = {column.name for column in POSTS.columns if not column.public}
+    assert internal == {"last_seen_run", "share_text"}
+    public = [column.name for column in POSTS.columns if column.public]
+    db = sqlite3.connect(archive / "out" / "archive.db")
+    db.row_factory = sqlite3.Row
+    for record in records:
+        assert list(record) == [*public, "post_urls"]  # no seen_urls, no from_site: nothing internal
+        row = dict(db.execute("SELECT * FROM posts WHERE info_code = ?", [record["info_code"]]).fetchone())
+        assert {key: record[key] for key in public} == {**{key: row[key] for key in public}, "tags": json.loads(row["tags"])}
+        assert record["first_seen_at"] and record["last_seen_at"] and record["updated_at"] and record["published_day"]
+        assert record["file_name"] and (archive / "out" / "_posts" / record["file_name"]).exists()
+        urls = db.execute(f"SELECT url, kind, first_seen_at FROM {POST_URLS.name} WHERE info_code = ? ORDER BY kind, url",
+                          [record["info_code"]]).fetchall()
+        assert record["post_urls"] == [dict(url) for url in urls] and record["post_url"] in [url["url"] for url in urls]
+    # The twice-published article: one record holding both its post URLs.
+    assert max(sum(url["kind"] == "post" for url in record["post_urls"]) for record in records) == 2
+    db.close()
 
 
 def test_since_limits_the_export_to_newer_posts(archive, tmp_path):

@@ -7,13 +7,20 @@ import pytest
 import sqlite_utils
 
 from pipelines.archive import Archive
+from pipelines.public import public_markdown
 from pipelines.schema import MIGRATIONS, MIGRATIONS_TABLE, SCHEMA_VERSION, TABLES, SchemaError, schema_markdown
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
+JSONL_DOCS = DOCS.with_name("posts-jsonl.md")
 
 
 def test_docs_are_generated_from_the_schema_module():
     assert DOCS.read_text(encoding="utf-8") == schema_markdown(), "run: python -m pipelines.schema > docs/schema.md"
+
+
+def test_the_jsonl_docs_are_generated_from_the_schema_module():
+    expected = public_markdown()
+    assert JSONL_DOCS.read_text(encoding="utf-8") == expected, "run: python -m pipelines.public > docs/posts-jsonl.md"
 
 
 def test_new_archive_has_every_documented_column_wal_and_its_version(tmp_path):
