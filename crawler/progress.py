@@ -14,13 +14,17 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet.task import LoopingCall
 
-DONE_CHANGES = ("new", "updated", "unchanged", "rejected")
+DONE_CHANGES = ("new", "updated", "merged", "unchanged", "rejected")
+# The bar's width: the rest of a narrow terminal goes to the posts done of queued and the time, which always
+# show, and then to the counts, which are cut short (…) when they do not fit.
+BAR_WIDTH = 20
 
 
 def progress_fields(stats: StatsCollector, elapsed: float) -> tuple[int, int, str]:
@@ -33,9 +37,10 @@ def progress_fields(stats: StatsCollector, elapsed: float) -> tuple[int, int, st
     queued = max(value("finews/posts_queued"), done)
     rate = value("downloader/request_count") / elapsed if elapsed > 0 else 0.0
     counts = (
-        f"lists {value('finews/listings_done')} · new {value('finews/new')} · updated {value('finews/updated')} · "
-        f"unchanged {value('finews/unchanged')} · skipped {value('finews/skipped_known')} · "
-        f"rejected {value('finews/rejected')} · {rate:.1f} req/s"
+        f"new {value('finews/new')} · updated {value('finews/updated')} · merged {value('finews/merged')} · "
+        f"unchanged {value('finews/unchanged')} · rejected {value('finews/rejected')} · "
+        f"skipped {value('finews/skipped_known')} archived, {value('finews/skipped_rejected')} rejected · "
+        f"lists {value('finews/listings_done')} · {rate:.1f} req/s"
     )
     return done, queued, counts
 
@@ -47,12 +52,15 @@ class ProgressDisplay:
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("posts"),
-            BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
+            BarColumn(bar_width=BAR_WIDTH),
             TimeElapsedColumn(),
+            TextColumn(
+                "{task.fields[counts]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis", min_width=1)
+            ),
             console=console,
             transient=False,
+            expand=True,
         )
         self.task: TaskID | None = None
         self.started = 0.0
