@@ -83,6 +83,12 @@ class ProgressDisplay:
         self.progress.start()
         self._route_logs_through_the_display()
         self.loop.start(self.interval, now=True)
+        # A second Ctrl-C stops the reactor at once, and the spider never closes: the display must still stop
+        # before the command prints its last line, or its thread draws over it and the cursor stays hidden.
+        # (Imported here: at import time it would install a reactor before Scrapy picks its own.)
+        from twisted.internet import reactor
+
+        reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     def refresh(self) -> None:
         if self.task is None:
@@ -91,9 +97,16 @@ class ProgressDisplay:
         self.progress.update(self.task, completed=done, total=queued or None, counts=counts)
 
     def spider_closed(self) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """The display's last state, then the cursor back; once, however the crawl ended."""
+        if self.task is None:
+            return
         if self.loop.running:
             self.loop.stop()
         self.refresh()
+        self.task = None
         self.progress.stop()
         for handler, stream in self._redirected:
             handler.setStream(stream)

@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -552,11 +553,94 @@ def test_on_a_terminal_a_live_progress_display_then_the_summary(tmp_path: Path) 
         finally:
             os.close(master)
         assert crawl.wait(timeout=WAIT_SECONDS) == 0, shown
-    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
-    assert re.search(r"posts .*\d+/\d+ lists \d+ · new \d+ · updated \d+ · unchanged \d+ · skipped \d+ · "
-                     r"rejected \d+ · [\d.]+ req/s \d+:\d\d:\d\d", plain), plain
+    plain = without_escapes(shown)
+    assert re.search(r"posts +\d+/\d+ .*\d+:\d\d:\d\d new \d+ · updated \d+ · merged \d+ · unchanged \d+ · "
+                     r"rejected \d+ · skipped \d+ archived, \d+ rejected · lists \d+ · [\d.]+ req/s", plain), plain
     assert f"{len(site.files)}/{len(site.files)}" in plain  # the display's last state: every post done
     assert plain.rstrip().splitlines()[-1].startswith("run 1 finished: ")
+
+
+HIDE_CURSOR, SHOW_CURSOR = b"\x1b[?25l", b"\x1b[?25h"
+# What a progress line starts with: rich's spinner ("dots"), one of these at each refresh, or a space once done.
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def without_escapes(shown: str) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+
+
+@dataclass
+class OnTerminal:
+    """A ``finews crawl`` on a pseudo-terminal of ``columns`` columns, and every byte it wrote there."""
+
+    process: subprocess.Popen
+    shown: bytearray
+    reader: threading.Thread
+
+    def wait(self) -> bytes:
+        self.process.wait(timeout=WAIT_SECONDS)
+        self.reader.join(timeout=WAIT_SECONDS)
+        return bytes(self.shown)
+
+
+def crawl_on_a_terminal(cwd: Path, proxy: str, columns: int) -> OnTerminal:
+    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
+    env.update(PYTHONPATH=str(ROOT), http_proxy=proxy, COLUMNS=str(columns), LINES="24", TERM="xterm")
+    master, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "crawl", "--output", "out"], cwd=cwd, env=env,
+        stdin=terminal, stdout=terminal, stderr=terminal,
+    )
+    os.close(terminal)
+    shown = bytearray()
+
+    def read() -> None:
+        # Read all along: a terminal nobody reads blocks its writer, and the crawl with it.
+        try:
+            for chunk in read_terminal(process, master):
+                shown.extend(chunk)
+        finally:
+            os.close(master)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return OnTerminal(process, shown, reader)
+
+
+def test_a_double_ctrl_c_on_a_terminal_shows_the_cursor_again_and_nothing_after_the_exit_line(
+    slow_site: SyntheticSite, tmp_path: Path
+) -> None:
+    with replica(slow_site.files, delay=SLOW) as server:
+        crawl = crawl_on_a_terminal(tmp_path, server.proxy_url, columns=120)
+        wait_until(lambda: archived_posts(tmp_path / "out") >= len(slow_site.valid_info_codes) // 3, crawl.process)
+        crawl.process.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+        crawl.process.send_signal(signal.SIGINT)
+        shown = crawl.wait()
+    assert crawl.process.returncode == 130, shown
+    assert HIDE_CURSOR in shown, "the display never ran"
+    assert shown.rindex(SHOW_CURSOR) > shown.rindex(HIDE_CURSOR), "the cursor is left hidden"
+    exit_line = b"finews crawl: run 1 interrupted; `finews crawl --resume` continues it"
+    assert exit_line in shown, shown
+    after = shown[shown.index(exit_line) + len(exit_line):]
+    # Nothing drawn after the exit line: no progress line, no escape at all.
+    assert after.strip() == b"", after
+
+
+def test_at_80_columns_the_progress_line_keeps_the_posts_done_of_queued(tmp_path: Path) -> None:
+    site = generate_site(40)
+    with replica(site.files, delay=0.02) as server:
+        crawl = crawl_on_a_terminal(tmp_path, server.proxy_url, columns=80)
+        shown = crawl.wait()
+    assert crawl.process.returncode == 0, shown
+    lines = [line for line in without_escapes(shown.decode("utf-8", "replace")).replace("\r", "\n").splitlines()
+             if line.strip()]
+    progress = [line for line in lines if re.match(rf"[{SPINNER} ] ", line)]
+    assert progress, lines
+    assert all(len(line) <= 80 for line in progress), progress
+    # Done of queued and the time always show; the counts are cut short with an ellipsis when they do not fit.
+    assert all(re.search(r"posts +\d+/(\d+|\?) .*\d+:\d\d:\d\d", line) for line in progress), progress
+    assert f"{len(site.files)}/{len(site.files)}" in progress[-1]
 
 
 def test_quiet_prints_nothing_when_all_is_well(crawled_twice: Crawled, tmp_path: Path) -> None:
