@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,8 @@ POST_PAGE = re.compile(rf"^http://{re.escape(SITE_HOST)}/.+/\d{{4}}/\d{{2}}/\d{{
 # A crawl slowed this much per request takes a few seconds, long enough to be stopped midway.
 SLOW = 0.05
 STOPPED_POSTS = 120
+# Seconds between a stopped run and its resume.
+GAP = 3
 WAIT_SECONDS = 60
 
 
@@ -166,8 +169,9 @@ def test_second_run_over_an_unchanged_site_requests_only_listings_and_the_feed(c
     assert "/feed.xml" in paths and "/" in paths and "/emnews/" in paths
     assert listings and all(re.fullmatch(r"/category/[^/]+\.html", path) for path in listings), paths
     (run,) = rows(crawled_twice.work / "out" / "archive.db", "SELECT * FROM crawl_runs WHERE id = 2")
-    # Every post page the site lists (the twin's two pages, the rejected malformed ones) skipped by name.
-    assert run["skipped_known"] == len(crawled_twice.site.files)
+    # Every post page the site lists skipped by name: the twin's two pages as archived, the malformed ones as rejected.
+    malformed = len(crawled_twice.site.malformed)
+    assert (run["skipped_known"], run["skipped_rejected"]) == (len(crawled_twice.site.files) - malformed, malformed)
     assert (run["status"], run["exit_code"], run["new"], run["updated"], run["unchanged"]) == ("finished", 0, 0, 0, 0)
     assert run["requests"] == len(requests)
 
@@ -176,7 +180,17 @@ def test_under_cron_a_run_prints_one_summary_line_and_nothing_else(crawled_twice
     for result in (crawled_twice.first, crawled_twice.second):
         assert result.stderr == ""
         (line,) = result.stdout.splitlines()
-        assert re.fullmatch(r"run \d+ finished: \d+ posts archived \(.*\), .* s", line), line
+        assert re.fullmatch(r"run \d+ finished: posts \d+ new, .* s; the archive now holds \d+ posts", line), line
+    site = crawled_twice.site
+    valid, malformed = len(site.valid_info_codes), len(site.malformed)
+    # The first crawl: each page counted once, the twin's second page as merged, one file per post.
+    assert crawled_twice.first.stdout.startswith(
+        f"run 1 finished: posts {valid} new, 0 updated, 1 merged into their twin's record, 0 unchanged, "
+        f"{malformed} rejected; listed pages not fetched: 0 already archived, 0 already rejected; "
+        f"{valid} files written, ")
+    assert crawled_twice.second.stdout.startswith(
+        "run 2 finished: posts 0 new, 0 updated, 0 merged into their twin's record, 0 unchanged, 0 rejected; "
+        f"listed pages not fetched: {valid + 1} already archived, {malformed} already rejected; 0 files written, ")
 
 
 def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled) -> None:
@@ -186,10 +200,17 @@ def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled
     valid = len(crawled_twice.site.valid_info_codes)
     assert lines[0].startswith("archive out/archive.db (") and f"{valid} posts, 2 rejects, 0 pending" in lines[0]
     assert lines[1] == "no crawl running"
-    assert lines[2].split()[:6] == ["run", "status", "mode", "started", "(UTC)", "took"]
+    headings = lines[2].split()
+    assert headings[:7] == ["run", "status", "mode", "started", "(UTC)", "ran", "sessions"]
     second, first = lines[3].split(), lines[4].split()
     assert second[:3] == ["2", "finished", "incremental"] and first[:3] == ["1", "finished", "incremental"]
-    assert second[-3] == str(len(crawled_twice.site.files))  # skipped
+    assert second[6] == "1" and first[6] == "1"  # sessions: neither was resumed
+    malformed = len(crawled_twice.site.malformed)
+    counts = dict(zip(headings[-9:], second[-9:]))
+    assert (counts["skip:archived"], counts["skip:rejected"]) == (str(len(crawled_twice.site.files) - malformed),
+                                                                 str(malformed))
+    assert dict(zip(headings[-9:], first[-9:]))["merged"] == "1"
+    assert any(line.startswith("sessions: ") or "sessions: 1, plus one per" in line for line in lines[5:])
     assert finews("status", "--output", "nowhere", cwd=crawled_twice.work).returncode == 1
 
 
@@ -348,8 +369,11 @@ def test_kill_9_at_half_then_resume_archives_every_post_exactly_once(slow_site: 
     assert {post_url_name(url) for url in fetched} == pending  # exactly the frontier
     (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
     assert (run["status"], run["exit_code"], run["resumes"]) == ("finished", 0, 1)
-    # Counted in the transaction that wrote each post: exactly once each, across the kill.
+    # Counted in the transaction that wrote each post: exactly once each, across the kill. Every page once: the
+    # resumed session lists again what the killed one archived, and counts none of it as skipped.
     assert run["new"] == valid and run["rejected"] == len(slow_site.malformed)
+    assert (run["merged"], run["skipped_known"], run["skipped_rejected"]) == (1, 0, 0)
+    assert run["new"] + run["merged"] + run["rejected"] == len(slow_site.files)
     assert {row["info_code"] for row in rows(out / "archive.db", "SELECT info_code FROM posts")} == set(
         slow_site.valid_info_codes)
     assert rows(out / "archive.db", "SELECT * FROM frontier") == []
@@ -395,7 +419,8 @@ def test_kill_9_loses_at_most_the_last_commit_of_the_counts_from_scrapy_stats(tm
         assert at_kill["requests"] >= requests_seen
         assert at_kill["files_written"] >= files_seen
         # Listings come before posts: every known post page was skipped, and committed, by then.
-        assert at_kill["skipped_known"] == len(known.files)
+        assert at_kill["skipped_known"] == len(known.files) - len(known.malformed)
+        assert at_kill["skipped_rejected"] == len(known.malformed)
         status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
         assert status[3].split()[:2] == ["2", "abandoned"]
 
@@ -406,9 +431,10 @@ def test_kill_9_loses_at_most_the_last_commit_of_the_counts_from_scrapy_stats(tm
     assert (run["status"], run["resumes"], run["new"], run["errors"]) == ("finished", 1, len(added), 0)
     # The resumed session counts all of its own: every request the replica saw since.
     assert run["requests"] == at_kill["requests"] + len(server.requests)
-    # It lists every post page again: each one is either skipped as known or fetched (once).
-    fetched = post_pages(server.requests)
-    assert run["skipped_known"] == at_kill["skipped_known"] + len(everything) - len(fetched)
+    # It lists every post page again, but counts none the killed session accounted for: each page is counted
+    # once in the run, skipped as archived, skipped as rejected, or new.
+    assert (run["skipped_known"], run["skipped_rejected"]) == (at_kill["skipped_known"], at_kill["skipped_rejected"])
+    assert run["skipped_known"] + run["skipped_rejected"] + run["new"] == len(everything)
     # Each added post's file is counted at most once; every post new in the resumed session wrote one.
     assert at_kill["files_written"] + run["new"] - at_kill["new"] <= run["files_written"] <= len(added)
     assert post_files(out) - files_before == {name for name, _text in added}
@@ -446,11 +472,18 @@ def test_a_stop_signal_records_the_run_interrupted_and_resume_completes_it(
         assert integrity(out) == "ok"
         assert_posts_folder_whole(out)
 
+        time.sleep(GAP)  # the operator resumes later: the run's time is what it ran, not this gap
         resumed = finews("crawl", "--resume", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stdout.startswith("run 1 finished (resumed): ")
+    assert resumed.stdout.startswith("run 1 finished (resumed; counts and time of the whole run): ")
     (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
     assert (run["status"], run["exit_code"], run["resumes"], run["new"]) == ("finished", 0, 1, valid)
+    assert (run["merged"], run["skipped_known"], run["skipped_rejected"]) == (1, 0, 0)
+    wall = (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
+    assert 0 < run["running_seconds"] <= wall - GAP + 1  # the timestamps have whole seconds
+    assert f"{run['running_seconds']:.1f} s;" in resumed.stdout
+    status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
+    assert status[3].split()[4:7] == [f"{run['running_seconds']:.0f}", "s", "2"]  # ran, sessions
     assert {row["info_code"] for row in rows(out / "archive.db", "SELECT info_code FROM posts")} == set(
         slow_site.valid_info_codes)
     assert rows(out / "archive.db", "SELECT * FROM frontier") == []
