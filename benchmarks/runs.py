@@ -152,7 +152,9 @@ class Round:
         output = self.work / "crawl"
         measured, urls, cpu = self._measure("incremental", finews_argv("crawl", "--output", str(output)))
         run = last_run(output)
-        ok = measured.returncode == 0 and run["new"] == 0 and run["skipped_known"] == self.site.posts
+        # Every listed post page skipped: as archived, or (a malformed post's) as rejected.
+        skipped = int(run["skipped_known"] or 0) + int(run["skipped_rejected"] or 0)
+        ok = measured.returncode == 0 and run["new"] == 0 and skipped == self.site.posts
         return self._row("incremental", measured, urls, cpu, sum(1 for url in urls if is_post_url(url)), ok,
                          skipped_known=int(run["skipped_known"] or 0))
 

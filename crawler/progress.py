@@ -14,13 +14,17 @@ from typing import TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Column
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet.task import LoopingCall
 
-DONE_CHANGES = ("new", "updated", "unchanged", "rejected")
+DONE_CHANGES = ("new", "updated", "merged", "unchanged", "rejected")
+# The bar's width: the rest of a narrow terminal goes to the posts done of queued and the time, which always
+# show, and then to the counts, which are cut short (…) when they do not fit.
+BAR_WIDTH = 20
 
 
 def progress_fields(stats: StatsCollector, elapsed: float) -> tuple[int, int, str]:
@@ -33,9 +37,10 @@ def progress_fields(stats: StatsCollector, elapsed: float) -> tuple[int, int, st
     queued = max(value("finews/posts_queued"), done)
     rate = value("downloader/request_count") / elapsed if elapsed > 0 else 0.0
     counts = (
-        f"lists {value('finews/listings_done')} · new {value('finews/new')} · updated {value('finews/updated')} · "
-        f"unchanged {value('finews/unchanged')} · skipped {value('finews/skipped_known')} · "
-        f"rejected {value('finews/rejected')} · {rate:.1f} req/s"
+        f"new {value('finews/new')} · updated {value('finews/updated')} · merged {value('finews/merged')} · "
+        f"unchanged {value('finews/unchanged')} · rejected {value('finews/rejected')} · "
+        f"skipped {value('finews/skipped_known')} archived, {value('finews/skipped_rejected')} rejected · "
+        f"lists {value('finews/listings_done')} · {rate:.1f} req/s"
     )
     return done, queued, counts
 
@@ -47,12 +52,15 @@ class ProgressDisplay:
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("posts"),
-            BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
+            BarColumn(bar_width=BAR_WIDTH),
             TimeElapsedColumn(),
+            TextColumn(
+                "{task.fields[counts]}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis", min_width=1)
+            ),
             console=console,
             transient=False,
+            expand=True,
         )
         self.task: TaskID | None = None
         self.started = 0.0
@@ -75,6 +83,12 @@ class ProgressDisplay:
         self.progress.start()
         self._route_logs_through_the_display()
         self.loop.start(self.interval, now=True)
+        # A second Ctrl-C stops the reactor at once, and the spider never closes: the display must still stop
+        # before the command prints its last line, or its thread draws over it and the cursor stays hidden.
+        # (Imported here: at import time it would install a reactor before Scrapy picks its own.)
+        from twisted.internet import reactor
+
+        reactor.addSystemEventTrigger("before", "shutdown", self.stop)
 
     def refresh(self) -> None:
         if self.task is None:
@@ -83,9 +97,16 @@ class ProgressDisplay:
         self.progress.update(self.task, completed=done, total=queued or None, counts=counts)
 
     def spider_closed(self) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """The display's last state, then the cursor back; once, however the crawl ended."""
+        if self.task is None:
+            return
         if self.loop.running:
             self.loop.stop()
         self.refresh()
+        self.task = None
         self.progress.stop()
         for handler, stream in self._redirected:
             handler.setStream(stream)

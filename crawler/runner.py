@@ -69,8 +69,10 @@ class CrawlSummary:
     stop_signal: int | None
     new: int
     updated: int
+    merged: int
     unchanged: int
     skipped_known: int
+    skipped_rejected: int
     rejected: int
     errors: int
     files_written: int
@@ -79,13 +81,17 @@ class CrawlSummary:
     seconds: float
 
     def line(self) -> str:
-        how = self.status + (" (resumed)" if self.resumed else "")
+        """The run's counts (all its sessions' when resumed), each named for what it counts, then the archive's
+        total, which is not the run's."""
+        how = self.status + (" (resumed; counts and time of the whole run)" if self.resumed else "")
         if self.stop_signal is not None:
             how += f" by {signal.Signals(self.stop_signal).name}"
         return (
-            f"run {self.run_id} {how}: {self.archived_total} posts archived ({self.new} new, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.skipped_known} skipped as known), {self.rejected} rejected, "
-            f"{self.files_written} files written, {self.requests} requests, {self.errors} errors, {self.seconds:.1f} s"
+            f"run {self.run_id} {how}: posts {self.new} new, {self.updated} updated, {self.merged} merged into "
+            f"their twin's record, {self.unchanged} unchanged, {self.rejected} rejected; listed pages not fetched: "
+            f"{self.skipped_known} already archived, {self.skipped_rejected} already rejected; "
+            f"{self.files_written} files written, {self.requests} requests, {self.errors} errors, {self.seconds:.1f} s; "
+            f"the archive now holds {self.archived_total} posts"
         )
 
 
@@ -352,14 +358,17 @@ def conclude(
         stop_signal=stop_signal if status == "interrupted" else None,
         new=record["new"] or 0,
         updated=record["updated"] or 0,
+        merged=record["merged"] or 0,
         unchanged=record["unchanged"] or 0,
         skipped_known=record["skipped_known"] or 0,
+        skipped_rejected=record["skipped_rejected"] or 0,
         rejected=record["rejected"] or 0,
         errors=record["errors"] or 0,
         files_written=record["files_written"] or 0,
         requests=record["requests"] or 0,
         archived_total=total,
-        seconds=seconds,
+        # The run's running time over its sessions, as recorded; this process's when none was (it never opened).
+        seconds=record["running_seconds"] or seconds,
     )
 
 

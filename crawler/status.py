@@ -15,8 +15,15 @@ from pipelines.frontmatter import POSTS_DIR
 ABANDONED = "abandoned"
 # (heading, crawl_runs column, width)
 _COUNT_COLUMNS = (
-    ("requests", "requests", 8), ("new", "new", 5), ("updated", "updated", 7), ("unchanged", "unchanged", 9),
-    ("skipped", "skipped_known", 7), ("rejected", "rejected", 8), ("errors", "errors", 6),
+    ("requests", "requests", 8), ("new", "new", 5), ("updated", "updated", 7), ("merged", "merged", 6),
+    ("unchanged", "unchanged", 9), ("rejected", "rejected", 8), ("skip:archived", "skipped_known", 13),
+    ("skip:rejected", "skipped_rejected", 13), ("errors", "errors", 6),
+)
+# Under the table: what the headings that are not plain words mean.
+LEGEND = (
+    "ran: how long the run ran, over all its sessions; sessions: 1, plus one per `finews crawl --resume`",
+    "merged: an article's second post page (its emnews twin, or its outlet post) merged into its record",
+    "skip:archived, skip:rejected: listed post pages not fetched, as already archived or already rejected",
 )
 
 
@@ -32,10 +39,13 @@ def _size(path: Path) -> str:
     return f"{size / 1024:.1f} GB"
 
 
-def _took(run: dict[str, Any]) -> str:
-    if not run["finished_at"]:
-        return "-"
-    seconds = (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
+def _ran(run: dict[str, Any]) -> str:
+    """How long the run ran: the sum of its sessions, not the hours between its start and a resume's end."""
+    seconds = run.get("running_seconds")
+    if seconds is None:  # recorded before migration 006: only the ends are known, and only of one session
+        if not run["finished_at"] or run.get("resumes"):
+            return "-"
+        seconds = (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
     return f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.0f} min"
 
 
@@ -49,12 +59,13 @@ def shown_status(run: dict[str, Any], crawl_running: bool) -> str:
 
 
 def run_line(run: dict[str, Any], crawl_running: bool) -> str:
-    status = shown_status(run, crawl_running) + (f" +{run['resumes']}" if run.get("resumes") else "")
+    status = shown_status(run, crawl_running)
+    sessions = 1 + (run.get("resumes") or 0)
     exit_code = "-" if run["exit_code"] is None else str(run["exit_code"])
     counts = "  ".join(f"{run[column] or 0:>{width}}" for _heading, column, width in _COUNT_COLUMNS)
     return (
-        f"{run['id']:>5}  {status:<14}  {run.get('mode') or '-':<11}  {run['started_at']:<25}  "
-        f"{_took(run):>6}  {exit_code:>4}  {counts}"
+        f"{run['id']:>5}  {status:<11}  {run.get('mode') or '-':<11}  {run['started_at']:<25}  "
+        f"{_ran(run):>6}  {sessions:>8}  {exit_code:>4}  {counts}"
     )
 
 
@@ -81,10 +92,12 @@ def status_report(output: Path, runs: int) -> str:
         return "\n".join([*lines, "no runs yet"])
     headings = "  ".join(f"{heading:>{width}}" for heading, _column, width in _COUNT_COLUMNS)
     lines.append(
-        f"{'run':>5}  {'status':<14}  {'mode':<11}  {'started (UTC)':<25}  {'took':>6}  {'exit':>4}  {headings}"
+        f"{'run':>5}  {'status':<11}  {'mode':<11}  {'started (UTC)':<25}  {'ran':>6}  {'sessions':>8}  {'exit':>4}  "
+        f"{headings}"
     )
     for run in recent:
         lines.append(run_line(run, crawl_running=holder is not None))
         if run.get("failure"):
             lines.append(f"{'':>5}  why: {run['failure']}")
+    lines.extend(LEGEND)
     return "\n".join(lines)

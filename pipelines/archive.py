@@ -20,14 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from crawler.items import PostItem
-from pipelines.schema import CRAWL_RUNS, FRONTIER, PAGES, POST_REVISIONS, POST_URLS, POSTS, REJECTS, migrate
+from pipelines.schema import (
+    CRAWL_RUNS, FRONTIER, LISTED_POSTS, PAGES, POST_REVISIONS, POST_URLS, POSTS, REJECTS, migrate,
+)
 from pipelines.sqlite_utils_lean import sqlite_utils
 
 ARCHIVE_FILE = "archive.db"
 BUSY_TIMEOUT_MS = 10_000
 _POST_COLUMNS = tuple(column.name for column in POSTS.columns)
 # The crawl_runs counts; each is a sum over the run's sessions (a resumed run adds to them).
-RUN_COUNTS = ("requests", "new", "updated", "unchanged", "skipped_known", "rejected", "errors", "files_written")
+RUN_COUNTS = (
+    "requests", "new", "updated", "merged", "unchanged", "skipped_known", "skipped_rejected", "rejected", "errors",
+    "files_written",
+)
+# Also summed over the run's sessions, but not a count.
+RUNNING_SECONDS = "running_seconds"
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
 MODES = ("incremental", "full", "share", "reparse")
 # The modes of ``finews crawl`` runs, the only ones ``finews crawl --resume`` continues.
@@ -52,6 +59,11 @@ MARK_SEEN_SQL = f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WH
 OWN_PAGE_ARCHIVED_SQL = f"""SELECT EXISTS (SELECT 1 FROM {POSTS.name} WHERE name = ?)
     OR EXISTS (SELECT 1 FROM {POST_URLS.name} WHERE url = ? AND kind = 'post')"""
 READ_REJECT_SQL = f"SELECT count(*) FROM {REJECTS.name} WHERE post_name = ? AND page_received = 1"
+# Claims a listed post for a run; changes no row when that run already accounted for it (an earlier session of it).
+LIST_POST_SQL = f"""INSERT INTO {LISTED_POSTS.name} (name, run_id) VALUES (?, ?)
+    ON CONFLICT(name) DO UPDATE SET run_id = excluded.run_id WHERE {LISTED_POSTS.name}.run_id IS NOT excluded.run_id"""
+# Is one of these post page URLs not yet among an archived article's? Then the page is its other route.
+OTHER_ROUTE_SQL = f"SELECT count(*) FROM {POST_URLS.name} WHERE info_code = ? AND kind = 'post' AND url = ?"
 
 
 @lru_cache(maxsize=32)
@@ -96,10 +108,12 @@ class StoredPageError(ValueError):
 
 @dataclass(frozen=True)
 class LinkPlan:
-    """What to do with a batch of listed posts: the ones to fetch, and how many were skipped as archived."""
+    """What to do with a batch of listed posts: the ones to fetch, and how many were not, because their own
+    page is archived (``skipped_known``) or was read and rejected (``skipped_rejected``)."""
 
     fetch: tuple[PostLink, ...]
     skipped_known: int
+    skipped_rejected: int = 0
 
 
 class Archive:
@@ -159,7 +173,10 @@ class Archive:
         return None if row is None else dict(zip((column[0] for column in cursor.description), row))
 
     def save_post(self, item: PostItem, file_name: str, run_id: int | None = None) -> str:
-        """Archive ``item``; returns ``new``, ``updated`` or ``unchanged`` and counts it on the run.
+        """Archive ``item``; returns ``new``, ``updated``, ``merged`` or ``unchanged`` and counts it on the run.
+
+        ``merged``: a page from the site that is the archived article's other route (its emnews twin, or the
+        outlet post of an article archived from its twin), whatever it changed: one article, not an update.
 
         A changed post (content hash) is updated, and when its text (title or body) changed the version
         it replaces is kept in post_revisions. A record that only gained its other route (the emnews
@@ -171,6 +188,7 @@ class Archive:
         now = utc_now()
         with self.db.atomic():
             existing = self.get_post(item.info_code)
+            merged = existing is not None and self._is_other_route(item)
             if existing is None or item.from_site:
                 seen_at, seen_run = now, run_id
             else:
@@ -202,12 +220,21 @@ class Archive:
                     )
                 self.db.execute(upsert_sql(POSTS.name, POSTS.pk_columns, tuple(row)), list(row.values()))
                 change = "updated" if existing else "new"
+            if merged:
+                change = "merged"
             self.db.conn.executemany(
                 f"INSERT OR IGNORE INTO {POST_URLS.name} (url, kind, info_code, first_seen_at) VALUES (?, ?, ?, ?)",
                 [(url, kind, item.info_code, now) for kind, url in item.seen_urls],
             )
             self.add_to_run(run_id, {change: 1})
         return change
+
+    def _is_other_route(self, item: PostItem) -> bool:
+        """Does ``item``, read from the site, come from a post page its archived record has not had yet?"""
+        if not item.from_site:
+            return False
+        pages = [url for kind, url in item.seen_urls if kind == "post"]
+        return any(not self.db.execute(OTHER_ROUTE_SQL, [item.info_code, url]).fetchone()[0] for url in pages)
 
     def post_urls(self, info_code: str) -> list[dict[str, Any]]:
         """Every URL the article was seen under, in the order first seen."""
@@ -249,23 +276,24 @@ class Archive:
 
         A post is known when its own page was archived (OWN_PAGE_ARCHIVED_SQL), or read and rejected; a
         known post is skipped, unless ``refetch_known``. The article of every listed post is marked seen
-        (``last_seen_at``), by name or infoCode. Every post to
+        (``last_seen_at``), by name or infoCode. A post this run already accounted for in an earlier session
+        (``listed_posts``: skipped, requested, archived or rejected before a kill or a stop) is neither
+        fetched nor counted again: what it left undone is in the frontier. Every post to
         fetch is put in the frontier first, so it survives any crash until it is archived. (A post still
         in the frontier was already requested by this run: the spider requests the frontier first.)
         Indexed lookups only: the archive's size does not matter.
         """
         now = utc_now()
         fetch: list[PostLink] = []
-        skipped = 0
+        skipped = {"archived": 0, "rejected": 0}
         with self.db.atomic():
             for link in links:
                 self.db.execute(MARK_SEEN_SQL, [now, run_id, link.info_code, link.name])
-                known = (
-                    self.db.execute(OWN_PAGE_ARCHIVED_SQL, [link.name, link.url]).fetchone()[0]
-                    or self.db.execute(READ_REJECT_SQL, [link.name]).fetchone()[0] > 0
-                )
-                if known and not refetch_known:
-                    skipped += 1
+                if run_id is not None and self.db.execute(LIST_POST_SQL, [link.name, run_id]).rowcount == 0:
+                    continue
+                known = self._known_as(link)
+                if known is not None and not refetch_known:
+                    skipped[known] += 1
                     continue
                 self.db.execute(
                     f"INSERT OR IGNORE INTO {FRONTIER.name} (name, url, discovered_at, run_id) VALUES (?, ?, ?, ?)",
@@ -275,7 +303,20 @@ class Archive:
         if self.grouped:
             # The frontier rows must be durable before their requests go out.
             self.commit()
-        return LinkPlan(tuple(fetch), skipped)
+        return LinkPlan(tuple(fetch), skipped["archived"], skipped["rejected"])
+
+    def _known_as(self, link: PostLink) -> str | None:
+        """``archived`` when the post's own page is archived, ``rejected`` when it was read and rejected."""
+        if self.db.execute(OWN_PAGE_ARCHIVED_SQL, [link.name, link.url]).fetchone()[0]:
+            return "archived"
+        if self.db.execute(READ_REJECT_SQL, [link.name]).fetchone()[0] > 0:
+            return "rejected"
+        return None
+
+    def _listed_by(self, name: str, run_id: int | None) -> None:
+        """This run has accounted for the post ``name`` (a resumed session does not count it again)."""
+        if run_id is not None and name:
+            self.db.execute(LIST_POST_SQL, [name, run_id])
 
     def mark_seen(self, links: Sequence[PostLink], run_id: int | None) -> None:
         """Listed posts a distributed worker skipped as known: seen by this run (``last_seen_at``)."""
@@ -325,11 +366,13 @@ class Archive:
         """The post named ``name`` has an outcome (archived, or rejected): it is no longer pending."""
         self.db.execute(f"DELETE FROM {FRONTIER.name} WHERE name = ?", [name])
 
-    def settle_post(self, name: str, url: str) -> None:
+    def settle_post(self, name: str, url: str, listed_run: int | None = None) -> None:
         """The post named ``name`` is archived from its page at ``url``, its file written: no longer pending,
-        and no longer a reject of an earlier run."""
+        and no longer a reject of an earlier run; accounted for by the crawl run ``listed_run``, if given (a
+        post of the frontier an earlier run left is listed by none of this run's plans)."""
         with self.db.atomic():
             self.forget_frontier(name)
+            self._listed_by(name, listed_run)
             self.db.execute(f"DELETE FROM {REJECTS.name} WHERE url = ?", [url])
 
     def keep_pending(self, name: str, url: str, run_id: int | None) -> None:
@@ -344,11 +387,12 @@ class Archive:
 
     def add_reject(
         self, run_id: int | None, url: str, reason: str, raw_page: bytes, post_name: str | None = None,
-        page_received: bool = False,
+        page_received: bool = False, listed_run: int | None = None,
     ) -> None:
         """One row per URL: a page rejected by every scheduled run stays one row, counted.
 
-        The rejected post leaves the frontier in the same transaction: it has an outcome.
+        The rejected post leaves the frontier in the same transaction: it has an outcome, which the crawl run
+        ``listed_run`` (if given) has accounted for.
         """
         now = utc_now()
         with self.db.atomic():
@@ -363,6 +407,7 @@ class Archive:
             )
             if post_name:
                 self.forget_frontier(post_name)
+                self._listed_by(post_name, listed_run)
             self.add_to_run(run_id, {"rejected": 1})
 
     # Stored pages -----------------------------------------------------------------------------
@@ -420,7 +465,7 @@ class Archive:
         with self.db.atomic():
             table = self.db[CRAWL_RUNS.name].insert(
                 {"site": site, "started_at": utc_now(), "status": "running", "mode": mode, "resumes": 0,
-                 **dict.fromkeys(RUN_COUNTS, 0)}
+                 **dict.fromkeys(RUN_COUNTS, 0), RUNNING_SECONDS: 0.0}
             )
         return table.last_pk
 
@@ -432,18 +477,18 @@ class Archive:
                 [run_id],
             )
 
-    def add_to_run(self, run_id: int | None, counts: Mapping[str, int]) -> None:
-        """Add ``counts`` (crawl_runs count columns) to a run's."""
+    def add_to_run(self, run_id: int | None, counts: Mapping[str, float]) -> None:
+        """Add ``counts`` (crawl_runs count columns, and ``running_seconds``) to a run's."""
         if run_id is None or not counts:
             return
-        unknown = set(counts) - set(RUN_COUNTS)
+        unknown = set(counts) - {*RUN_COUNTS, RUNNING_SECONDS}
         if unknown:
             raise ValueError(f"not crawl_runs counts: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = coalesce({name}, 0) + ?" for name in counts)
         self.db.execute(f"UPDATE {CRAWL_RUNS.name} SET {assignments} WHERE id = ?", [*counts.values(), run_id])
 
     def finish_run(
-        self, run_id: int, status: str, counts: Mapping[str, int] | None = None, exit_code: int | None = None
+        self, run_id: int, status: str, counts: Mapping[str, float] | None = None, exit_code: int | None = None
     ) -> None:
         """End a run's session: add this session's ``counts`` to the run's and set its status."""
         if status not in RUN_STATUSES:

@@ -45,10 +45,22 @@ def path_inside(directory: Path, file_name: str) -> Path:
     return path
 
 
+def _holds(path: Path, text: str) -> bool:
+    """Is ``text`` already the file at ``path``?"""
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except FileNotFoundError:
+        return False
+
+
 class FrontMatterWriter:
     def __init__(self, posts_dir: Path, crawler: Crawler) -> None:
         self.posts_dir = posts_dir
         self.crawler = crawler
+        # The emnews posts' files this session wrote: an article's file that moves to its outlet post's name
+        # after its emnews twin's was written is one file written, not two. Only a file of an emnews post ever
+        # moves, so only those are remembered, each until it moves.
+        self.emnews_written: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FrontMatterWriter:
@@ -60,10 +72,19 @@ class FrontMatterWriter:
     def process_item(self, item: PostItem) -> PostItem:
         file_name = file_name_of(item)
         path = path_inside(self.posts_dir, file_name)
+        moved = bool(item.previous_file) and item.previous_file != file_name
         if item.change != "unchanged" or not path.exists():
-            write_atomically(path, post_file_text(item))
-            self.crawler.stats.inc_value("finews/files_written")
-        if item.previous_file and item.previous_file != file_name:
+            text = post_file_text(item)
+            # A record that changed in what its file does not show (an outlet post's, by its emnews twin's
+            # digest) keeps its file as it is: the files written are the files that changed.
+            if not _holds(path, text):
+                write_atomically(path, text)
+                if item.kind == "emnews":
+                    self.emnews_written.add(file_name)
+                if not (moved and item.previous_file in self.emnews_written):
+                    self.crawler.stats.inc_value("finews/files_written")
+        if moved:
             # The article's file moved (its outlet post arrived after its emnews twin): one file per record.
             path_inside(self.posts_dir, item.previous_file).unlink(missing_ok=True)
+            self.emnews_written.discard(item.previous_file)
         return item

@@ -232,7 +232,13 @@ CRAWL_RUNS = Table(
         Column("rejected", int, "Rows added to rejects."),
         Column("errors", int, "Errors logged (failed downloads, share-host failures…)."),
         Column("files_written", int, "Front-matter files written or rewritten."),
-        Column("skipped_known", int, "Post links not fetched because the post is already archived.", since=2),
+        Column(
+            "skipped_known",
+            int,
+            "Listed post pages not fetched because that page is already archived (an article published twice "
+            "has two pages); each counted once in a run, its resumes included.",
+            since=2,
+        ),
         Column(
             "mode",
             str,
@@ -249,7 +255,42 @@ CRAWL_RUNS = Table(
             "archived …`); null unless status is `failed`. The same line the command printed on stderr.",
             since=5,
         ),
+        Column(
+            "merged",
+            int,
+            "Post pages that were an archived article's other route (the emnews post of an outlet post, or the "
+            "reverse), merged into its record; not counted as `new` or `updated`.",
+            since=6,
+        ),
+        Column(
+            "skipped_rejected",
+            int,
+            "Listed post pages not fetched because that page was already read and rejected; each counted once "
+            "in a run, its resumes included.",
+            since=6,
+        ),
+        Column(
+            "running_seconds",
+            float,
+            "How long the run ran, summed over its sessions (a resume adds its own, not the time between); "
+            "committed with the counts, so a killed session keeps all but its last half second. Null for runs "
+            "recorded before migration 006.",
+            since=6,
+        ),
     ),
+)
+
+LISTED_POSTS = Table(
+    "listed_posts",
+    "Every post page a crawl run has accounted for (skipped as known, requested, archived or rejected), by "
+    "name, with the last run that did: a resumed run neither counts nor fetches again what an earlier "
+    "session of the same run already did.",
+    "name",
+    (
+        Column("name", str, "The post's name from its URL.", since=6),
+        Column("run_id", int, "The crawl_runs row of the last run that accounted for it.", since=6),
+    ),
+    since=6,
 )
 
 FRONTIER = Table(
@@ -334,7 +375,7 @@ PAGES = Table(
     since=4,
 )
 
-TABLES = (POSTS, REJECTS, CRAWL_RUNS, FRONTIER, POST_REVISIONS, POST_URLS, PAGES)
+TABLES = (POSTS, REJECTS, CRAWL_RUNS, FRONTIER, POST_REVISIONS, POST_URLS, PAGES, LISTED_POSTS)
 
 POSTS_SEARCH = FullTextIndex(
     "posts_fts",
@@ -444,6 +485,12 @@ def _m005_run_failures(db: sqlite_utils.Database) -> None:
         table.add_columns(db, 5)
 
 
+def _m006_exact_run_counts(db: sqlite_utils.Database) -> None:
+    for table in TABLES:
+        table.create(db, 6)
+        table.add_columns(db, 6)
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
@@ -451,6 +498,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("003_routes_and_share_texts", _m003_routes_and_share_texts),
     ("004_search_views_pages", _m004_search_views_pages),
     ("005_run_failures", _m005_run_failures),
+    ("006_exact_run_counts", _m006_exact_run_counts),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,6 +8,8 @@ commits the posts written meanwhile, so a kill -9 loses them only for the group 
 
 from __future__ import annotations
 
+import time
+
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
@@ -16,7 +18,7 @@ from twisted.python.failure import Failure
 from crawler.faults import storage_faults_fail_the_run
 from crawler.items import PostItem
 from crawler.pages.listing import post_name
-from pipelines.archive import REPARSE_MODE, Archive
+from pipelines.archive import REPARSE_MODE, RUNNING_SECONDS, Archive
 from pipelines.crawl_archive import archive_for
 from pipelines.frontmatter import file_name_of
 from pipelines.validate import LeftPending, RejectedItem
@@ -25,6 +27,7 @@ from pipelines.validate import LeftPending, RejectedItem
 SESSION_COUNTS = {
     "requests": "downloader/request_count",
     "skipped_known": "finews/skipped_known",
+    "skipped_rejected": "finews/skipped_rejected",
     "errors": "log_count/ERROR",
     "files_written": "finews/files_written",
 }
@@ -49,6 +52,8 @@ class SqliteStorePipeline:
         self.run_id = run_id
         # The session's SESSION_COUNTS already added to the run.
         self.added: dict[str, int] = dict.fromkeys(SESSION_COUNTS, 0)
+        # Since when the session's running time is not yet added to the run's (None: the spider is not open).
+        self.running_since: float | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SqliteStorePipeline:
@@ -61,7 +66,14 @@ class SqliteStorePipeline:
         pipeline.archive.before_commit.append(pipeline.add_session_counts)
         return pipeline
 
+    @property
+    def listed_run(self) -> int | None:
+        """The run that accounts for the posts this session archives or rejects: a crawl run, so that its
+        resumes do not count them again (``listed_posts``); none for a reparse, which lists nothing."""
+        return None if self.crawler.settings.getbool("FINEWS_REPLAY") else self.run_id
+
     def open_spider(self) -> None:
+        self.running_since = time.monotonic()
         if self.run_id is None:
             settings = self.crawler.settings
             if settings.getbool("FINEWS_REPLAY"):
@@ -81,9 +93,18 @@ class SqliteStorePipeline:
         if self.run_id is not None:  # else the spider is not open yet: nothing to add to
             self.archive.add_to_run(self.run_id, self._counts_since_added())
 
-    def _counts_since_added(self) -> dict[str, int]:
+    def _counts_since_added(self) -> dict[str, float]:
+        """What the session's counts and its running time grew by since they were last added.
+
+        The time a run ran is the sum of its sessions' (not its end minus its start, which would count the
+        hours between a stop and its ``--resume``), added at every commit so that a kill loses little of it.
+        """
         stats = self.crawler.stats
-        grown: dict[str, int] = {}
+        grown: dict[str, float] = {}
+        if self.running_since is not None:
+            now = time.monotonic()
+            grown[RUNNING_SECONDS] = now - self.running_since
+            self.running_since = now
         for column, stat in SESSION_COUNTS.items():
             value = int(stats.get_value(stat, 0))
             if value != self.added[column]:
@@ -109,7 +130,7 @@ class SqliteStorePipeline:
             # Under every URL it was requested by: a post that redirected within the site was planned by the first.
             with storage_faults_fail_the_run(self.crawler):
                 for url in (*response.meta.get("redirect_urls", ()), response.url):
-                    self.archive.settle_post(post_name(url), url)
+                    self.archive.settle_post(post_name(url), url, self.listed_run)
 
     def item_dropped(self, item: object, exception: BaseException) -> None:
         with storage_faults_fail_the_run(self.crawler):
@@ -129,6 +150,6 @@ class SqliteStorePipeline:
                 self.run_id, failed.post_url, exception.reason, failed.raw_page,
                 post_name=post_name(failed.post_url) or None,
                 # A page that was read is not fetched again by the next incremental run; a fetch failure is.
-                page_received=isinstance(failed, PostItem),
+                page_received=isinstance(failed, PostItem), listed_run=self.listed_run,
             )
             self.crawler.stats.inc_value("finews/rejected")

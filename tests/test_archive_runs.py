@@ -81,8 +81,8 @@ def test_a_twin_is_known_only_once_its_own_page_is_archived(archive: Archive) ->
     # Its page read and merged into the one record (the outlet post's name stays): now it is known too.
     twin = post()
     twin.seen_urls = [("post", EMNEWS_TWIN_URL)]
-    archive.save_post(twin, "2021-12-26-NW202112262218010203.md", run_id)
-    plan = archive.plan_links([post_link(OUTLET_URL), post_link(EMNEWS_TWIN_URL)], run_id)
+    assert archive.save_post(twin, "2021-12-26-NW202112262218010203.md", run_id) == "merged"
+    plan = archive.plan_links([post_link(OUTLET_URL), post_link(EMNEWS_TWIN_URL)], archive.start_run(SITE))
     assert (plan.fetch, plan.skipped_known) == ((), 2)
 
 
@@ -113,10 +113,59 @@ def test_unknown_posts_enter_the_frontier_and_leave_it_when_archived_or_rejected
     assert archive.frontier() == []
     # A page that was read stays known; a page that could not be fetched is fetched when listed again.
     again = archive.plan_links([post_link(OUTLET_URL), notice, failed], run_id + 1)
-    assert ([link.name for link in again.fetch], again.skipped_known) == (["NW202112272226582498"], 2)
+    assert [link.name for link in again.fetch] == ["NW202112272226582498"]
+    # The archived post's page and the rejected one's, each named for what it is.
+    assert (again.skipped_known, again.skipped_rejected) == (1, 1)
     run = archive.run(run_id)
     assert (run["new"], run["rejected"]) == (1, 2)
-    assert archive.plan_links([post_link(OUTLET_URL)], run_id + 1, refetch_known=True).fetch == (post_link(OUTLET_URL),)
+    assert archive.plan_links([post_link(OUTLET_URL)], run_id + 2, refetch_known=True).fetch == (post_link(OUTLET_URL),)
+
+
+def test_the_second_route_of_an_article_is_counted_merged_whichever_came_first(archive: Archive) -> None:
+    run_id = archive.start_run(SITE)
+    outlet = post()
+    outlet.seen_urls = [("post", OUTLET_URL)]
+    twin = post()
+    twin.digest, twin.content_hash, twin.seen_urls = "摘要", "with digest", [("post", EMNEWS_TWIN_URL)]
+    assert [archive.save_post(item, "a.md", run_id) for item in (outlet, twin)] == ["new", "merged"]
+    other = archive.start_run(SITE)
+    twin.info_code = outlet.info_code = "NW202112262218010204"
+    twin.content_hash = "emnews first"
+    outlet.seen_urls = [("post", OUTLET_URL.replace("0203", "0204"))]
+    twin.seen_urls = [("post", EMNEWS_TWIN_URL.replace("0203", "0204"))]
+    assert [archive.save_post(item, "b.md", other) for item in (twin, outlet)] == ["new", "merged"]
+    # Read again (``--full``): both pages are the record's, so neither is a merge.
+    assert [archive.save_post(item, "b.md", other) for item in (twin, outlet)] == ["updated", "updated"]
+    assert [(archive.run(run)["new"], archive.run(run)["merged"]) for run in (run_id, other)] == [(1, 1), (1, 1)]
+    assert archive.run(other)["updated"] == 2
+
+
+def test_a_resumed_run_neither_counts_nor_fetches_again_what_an_earlier_session_accounted_for(
+    archive: Archive,
+) -> None:
+    """A kill -9 after a session archived a post and skipped another: the resumed session lists both again."""
+    earlier = archive.start_run(SITE)
+    archive.save_post(post(), "a.md", earlier)
+    archive.settle_post("NW202112262218010203", OUTLET_URL, earlier)
+    notice = post_link(SITE + "2021/12/08/init.html")
+    archive.add_reject(earlier, notice.url, "missing title", b"<html>", "init", page_received=True, listed_run=earlier)
+    run_id = archive.start_run(SITE)
+    new_post = post_link(SITE + "jinwanbao/2021/12/27/NW202112272226582498.html")
+    plan = archive.plan_links([post_link(OUTLET_URL), notice, new_post], run_id)
+    assert (plan.fetch, plan.skipped_known, plan.skipped_rejected) == ((new_post,), 1, 1)
+    archive.save_post(post("NW202112272226582498"), "b.md", run_id)
+    archive.settle_post(new_post.name, new_post.url, run_id)
+    archive.mark_abandoned_runs()
+    archive.resume_run(run_id)
+    # The same listings again, in the resumed session: every post was accounted for before the kill.
+    again = archive.plan_links([post_link(OUTLET_URL), notice, new_post], run_id)
+    assert (again.fetch, again.skipped_known, again.skipped_rejected) == ((), 0, 0)
+    # And a post of the frontier an earlier run left, archived by this run before the kill, is not counted either.
+    left = post_link(SITE + "jinwanbao/2021/12/27/NW202112272226582499.html")
+    archive.save_post(post("NW202112272226582499"), "c.md", run_id)
+    archive.settle_post(left.name, left.url, run_id)
+    assert archive.plan_links([left], run_id).skipped_known == 0
+    assert archive.plan_links([left], archive.start_run(SITE)).skipped_known == 1
 
 
 def test_a_changed_text_keeps_numbered_revisions_an_unchanged_post_is_only_seen(archive: Archive) -> None:
@@ -152,6 +201,10 @@ def test_session_counts_add_up_over_a_resumed_run(archive: Archive) -> None:
     assert (run["status"], run["finished_at"], run["exit_code"], run["resumes"]) == ("running", None, None, 1)
     archive.finish_run(run_id, "finished", {"requests": 5, "skipped_known": 0}, 0)
     assert (archive.run(run_id)["requests"], archive.run(run_id)["skipped_known"]) == (15, 3)
+    # The time it ran is the sum of its sessions', never the time between them.
+    archive.add_to_run(run_id, {"running_seconds": 1.5})
+    archive.add_to_run(run_id, {"running_seconds": 2.0})
+    assert archive.run(run_id)["running_seconds"] == 3.5
     with pytest.raises(ValueError, match="not crawl_runs counts"):
         archive.finish_run(run_id, "finished", {"bogus": 1})
 

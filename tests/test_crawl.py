@@ -74,7 +74,17 @@ def crawled(site, tmp_path_factory):
 def test_crawl_exits_zero_with_a_summary(crawled):
     _work, first, _second = crawled
     assert first.returncode == 0, first.stderr
-    assert "posts archived" in first.stdout
+    assert "the archive now holds " in first.stdout
+
+
+def test_the_first_crawl_counts_the_twin_merged_and_writes_one_file_per_post(site, crawled):
+    """Two post pages of one article: one record, one file; the second page is a merge, not an update."""
+    work, first, _second = crawled
+    (run,) = rows(work / "out" / "archive.db", "SELECT * FROM crawl_runs WHERE id = 1")
+    valid = len(site.valid_info_codes)
+    assert (run["new"], run["merged"], run["updated"], run["rejected"]) == (valid, 1, 0, len(site.malformed))
+    assert run["files_written"] == valid == len(list((work / "out" / "_posts").iterdir()))
+    assert f"posts {valid} new, 0 updated, 1 merged into their twin's record, " in first.stdout
 
 
 def test_one_row_per_distinct_valid_infocode(site, crawled):
@@ -240,7 +250,7 @@ def test_demo_leaves_one_row_per_valid_infocode(tmp_path):
     archived = rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")
     assert {row["info_code"] for row in archived} == set(expected)
     assert len(list((tmp_path / "out" / "_posts").iterdir())) == len(expected)
-    assert f"{len(expected)} posts archived" in result.stdout
+    assert f"the archive now holds {len(expected)} posts" in result.stdout
 
 
 def test_scrapy_crawl_site_uses_the_same_settings(site, tmp_path):

@@ -118,7 +118,8 @@ def test_the_archive_records_every_url_once_and_a_share_refresh_keeps_last_seen(
         run = archive.start_run("http://finews.withounder.com/")
         assert archive.save_post(emnews("page"), "2021-12-27-202112272226582498.md", run) == "new"
         merged = merge_routes(emnews("page"), outlet("page"))
-        assert archive.save_post(merged, "2021-12-27-NW202112272226582498.md", run) == "updated"
+        # The outlet post's page is the article's second route: merged, not updated (its text still kept below).
+        assert archive.save_post(merged, "2021-12-27-NW202112272226582498.md", run) == "merged"
         assert archive.save_post(merge_routes(merged, outlet("page")), "x.md", run) == "unchanged"
         assert sorted((row["kind"], row["url"]) for row in archive.post_urls(CODE)) == sorted([
             ("post", emnews().post_url), ("article", ARTICLE), ("post", outlet().post_url), ("share", SHARE_LINK)])

@@ -15,9 +15,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,8 @@ POST_PAGE = re.compile(rf"^http://{re.escape(SITE_HOST)}/.+/\d{{4}}/\d{{2}}/\d{{
 # A crawl slowed this much per request takes a few seconds, long enough to be stopped midway.
 SLOW = 0.05
 STOPPED_POSTS = 120
+# Seconds between a stopped run and its resume.
+GAP = 3
 WAIT_SECONDS = 60
 
 
@@ -165,8 +169,9 @@ def test_second_run_over_an_unchanged_site_requests_only_listings_and_the_feed(c
     assert "/feed.xml" in paths and "/" in paths and "/emnews/" in paths
     assert listings and all(re.fullmatch(r"/category/[^/]+\.html", path) for path in listings), paths
     (run,) = rows(crawled_twice.work / "out" / "archive.db", "SELECT * FROM crawl_runs WHERE id = 2")
-    # Every post page the site lists (the twin's two pages, the rejected malformed ones) skipped by name.
-    assert run["skipped_known"] == len(crawled_twice.site.files)
+    # Every post page the site lists skipped by name: the twin's two pages as archived, the malformed ones as rejected.
+    malformed = len(crawled_twice.site.malformed)
+    assert (run["skipped_known"], run["skipped_rejected"]) == (len(crawled_twice.site.files) - malformed, malformed)
     assert (run["status"], run["exit_code"], run["new"], run["updated"], run["unchanged"]) == ("finished", 0, 0, 0, 0)
     assert run["requests"] == len(requests)
 
@@ -175,7 +180,17 @@ def test_under_cron_a_run_prints_one_summary_line_and_nothing_else(crawled_twice
     for result in (crawled_twice.first, crawled_twice.second):
         assert result.stderr == ""
         (line,) = result.stdout.splitlines()
-        assert re.fullmatch(r"run \d+ finished: \d+ posts archived \(.*\), .* s", line), line
+        assert re.fullmatch(r"run \d+ finished: posts \d+ new, .* s; the archive now holds \d+ posts", line), line
+    site = crawled_twice.site
+    valid, malformed = len(site.valid_info_codes), len(site.malformed)
+    # The first crawl: each page counted once, the twin's second page as merged, one file per post.
+    assert crawled_twice.first.stdout.startswith(
+        f"run 1 finished: posts {valid} new, 0 updated, 1 merged into their twin's record, 0 unchanged, "
+        f"{malformed} rejected; listed pages not fetched: 0 already archived, 0 already rejected; "
+        f"{valid} files written, ")
+    assert crawled_twice.second.stdout.startswith(
+        "run 2 finished: posts 0 new, 0 updated, 0 merged into their twin's record, 0 unchanged, 0 rejected; "
+        f"listed pages not fetched: {valid + 1} already archived, {malformed} already rejected; 0 files written, ")
 
 
 def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled) -> None:
@@ -185,10 +200,17 @@ def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled
     valid = len(crawled_twice.site.valid_info_codes)
     assert lines[0].startswith("archive out/archive.db (") and f"{valid} posts, 2 rejects, 0 pending" in lines[0]
     assert lines[1] == "no crawl running"
-    assert lines[2].split()[:6] == ["run", "status", "mode", "started", "(UTC)", "took"]
+    headings = lines[2].split()
+    assert headings[:7] == ["run", "status", "mode", "started", "(UTC)", "ran", "sessions"]
     second, first = lines[3].split(), lines[4].split()
     assert second[:3] == ["2", "finished", "incremental"] and first[:3] == ["1", "finished", "incremental"]
-    assert second[-3] == str(len(crawled_twice.site.files))  # skipped
+    assert second[6] == "1" and first[6] == "1"  # sessions: neither was resumed
+    malformed = len(crawled_twice.site.malformed)
+    counts = dict(zip(headings[-9:], second[-9:]))
+    assert (counts["skip:archived"], counts["skip:rejected"]) == (str(len(crawled_twice.site.files) - malformed),
+                                                                 str(malformed))
+    assert dict(zip(headings[-9:], first[-9:]))["merged"] == "1"
+    assert any(line.startswith("sessions: ") or "sessions: 1, plus one per" in line for line in lines[5:])
     assert finews("status", "--output", "nowhere", cwd=crawled_twice.work).returncode == 1
 
 
@@ -347,8 +369,11 @@ def test_kill_9_at_half_then_resume_archives_every_post_exactly_once(slow_site: 
     assert {post_url_name(url) for url in fetched} == pending  # exactly the frontier
     (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
     assert (run["status"], run["exit_code"], run["resumes"]) == ("finished", 0, 1)
-    # Counted in the transaction that wrote each post: exactly once each, across the kill.
+    # Counted in the transaction that wrote each post: exactly once each, across the kill. Every page once: the
+    # resumed session lists again what the killed one archived, and counts none of it as skipped.
     assert run["new"] == valid and run["rejected"] == len(slow_site.malformed)
+    assert (run["merged"], run["skipped_known"], run["skipped_rejected"]) == (1, 0, 0)
+    assert run["new"] + run["merged"] + run["rejected"] == len(slow_site.files)
     assert {row["info_code"] for row in rows(out / "archive.db", "SELECT info_code FROM posts")} == set(
         slow_site.valid_info_codes)
     assert rows(out / "archive.db", "SELECT * FROM frontier") == []
@@ -394,7 +419,8 @@ def test_kill_9_loses_at_most_the_last_commit_of_the_counts_from_scrapy_stats(tm
         assert at_kill["requests"] >= requests_seen
         assert at_kill["files_written"] >= files_seen
         # Listings come before posts: every known post page was skipped, and committed, by then.
-        assert at_kill["skipped_known"] == len(known.files)
+        assert at_kill["skipped_known"] == len(known.files) - len(known.malformed)
+        assert at_kill["skipped_rejected"] == len(known.malformed)
         status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
         assert status[3].split()[:2] == ["2", "abandoned"]
 
@@ -405,9 +431,10 @@ def test_kill_9_loses_at_most_the_last_commit_of_the_counts_from_scrapy_stats(tm
     assert (run["status"], run["resumes"], run["new"], run["errors"]) == ("finished", 1, len(added), 0)
     # The resumed session counts all of its own: every request the replica saw since.
     assert run["requests"] == at_kill["requests"] + len(server.requests)
-    # It lists every post page again: each one is either skipped as known or fetched (once).
-    fetched = post_pages(server.requests)
-    assert run["skipped_known"] == at_kill["skipped_known"] + len(everything) - len(fetched)
+    # It lists every post page again, but counts none the killed session accounted for: each page is counted
+    # once in the run, skipped as archived, skipped as rejected, or new.
+    assert (run["skipped_known"], run["skipped_rejected"]) == (at_kill["skipped_known"], at_kill["skipped_rejected"])
+    assert run["skipped_known"] + run["skipped_rejected"] + run["new"] == len(everything)
     # Each added post's file is counted at most once; every post new in the resumed session wrote one.
     assert at_kill["files_written"] + run["new"] - at_kill["new"] <= run["files_written"] <= len(added)
     assert post_files(out) - files_before == {name for name, _text in added}
@@ -445,11 +472,18 @@ def test_a_stop_signal_records_the_run_interrupted_and_resume_completes_it(
         assert integrity(out) == "ok"
         assert_posts_folder_whole(out)
 
+        time.sleep(GAP)  # the operator resumes later: the run's time is what it ran, not this gap
         resumed = finews("crawl", "--resume", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stdout.startswith("run 1 finished (resumed): ")
+    assert resumed.stdout.startswith("run 1 finished (resumed; counts and time of the whole run): ")
     (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs")
     assert (run["status"], run["exit_code"], run["resumes"], run["new"]) == ("finished", 0, 1, valid)
+    assert (run["merged"], run["skipped_known"], run["skipped_rejected"]) == (1, 0, 0)
+    wall = (datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])).total_seconds()
+    assert 0 < run["running_seconds"] <= wall - GAP + 1  # the timestamps have whole seconds
+    assert f"{run['running_seconds']:.1f} s;" in resumed.stdout
+    status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
+    assert status[3].split()[4:7] == [f"{run['running_seconds']:.0f}", "s", "2"]  # ran, sessions
     assert {row["info_code"] for row in rows(out / "archive.db", "SELECT info_code FROM posts")} == set(
         slow_site.valid_info_codes)
     assert rows(out / "archive.db", "SELECT * FROM frontier") == []
@@ -552,11 +586,94 @@ def test_on_a_terminal_a_live_progress_display_then_the_summary(tmp_path: Path) 
         finally:
             os.close(master)
         assert crawl.wait(timeout=WAIT_SECONDS) == 0, shown
-    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
-    assert re.search(r"posts .*\d+/\d+ lists \d+ · new \d+ · updated \d+ · unchanged \d+ · skipped \d+ · "
-                     r"rejected \d+ · [\d.]+ req/s \d+:\d\d:\d\d", plain), plain
+    plain = without_escapes(shown)
+    assert re.search(r"posts +\d+/\d+ .*\d+:\d\d:\d\d new \d+ · updated \d+ · merged \d+ · unchanged \d+ · "
+                     r"rejected \d+ · skipped \d+ archived, \d+ rejected · lists \d+ · [\d.]+ req/s", plain), plain
     assert f"{len(site.files)}/{len(site.files)}" in plain  # the display's last state: every post done
     assert plain.rstrip().splitlines()[-1].startswith("run 1 finished: ")
+
+
+HIDE_CURSOR, SHOW_CURSOR = b"\x1b[?25l", b"\x1b[?25h"
+# What a progress line starts with: rich's spinner ("dots"), one of these at each refresh, or a space once done.
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def without_escapes(shown: str) -> str:
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", shown)
+
+
+@dataclass
+class OnTerminal:
+    """A ``finews crawl`` on a pseudo-terminal of ``columns`` columns, and every byte it wrote there."""
+
+    process: subprocess.Popen
+    shown: bytearray
+    reader: threading.Thread
+
+    def wait(self) -> bytes:
+        self.process.wait(timeout=WAIT_SECONDS)
+        self.reader.join(timeout=WAIT_SECONDS)
+        return bytes(self.shown)
+
+
+def crawl_on_a_terminal(cwd: Path, proxy: str, columns: int) -> OnTerminal:
+    env = {key: value for key, value in os.environ.items() if key.lower() not in ("http_proxy", "no_proxy")}
+    env.update(PYTHONPATH=str(ROOT), http_proxy=proxy, COLUMNS=str(columns), LINES="24", TERM="xterm")
+    master, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "crawl", "--output", "out"], cwd=cwd, env=env,
+        stdin=terminal, stdout=terminal, stderr=terminal,
+    )
+    os.close(terminal)
+    shown = bytearray()
+
+    def read() -> None:
+        # Read all along: a terminal nobody reads blocks its writer, and the crawl with it.
+        try:
+            for chunk in read_terminal(process, master):
+                shown.extend(chunk)
+        finally:
+            os.close(master)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return OnTerminal(process, shown, reader)
+
+
+def test_a_double_ctrl_c_on_a_terminal_shows_the_cursor_again_and_nothing_after_the_exit_line(
+    slow_site: SyntheticSite, tmp_path: Path
+) -> None:
+    with replica(slow_site.files, delay=SLOW) as server:
+        crawl = crawl_on_a_terminal(tmp_path, server.proxy_url, columns=120)
+        wait_until(lambda: archived_posts(tmp_path / "out") >= len(slow_site.valid_info_codes) // 3, crawl.process)
+        crawl.process.send_signal(signal.SIGINT)
+        time.sleep(0.02)
+        crawl.process.send_signal(signal.SIGINT)
+        shown = crawl.wait()
+    assert crawl.process.returncode == 130, shown
+    assert HIDE_CURSOR in shown, "the display never ran"
+    assert shown.rindex(SHOW_CURSOR) > shown.rindex(HIDE_CURSOR), "the cursor is left hidden"
+    exit_line = b"finews crawl: run 1 interrupted; `finews crawl --resume` continues it"
+    assert exit_line in shown, shown
+    after = shown[shown.index(exit_line) + len(exit_line):]
+    # Nothing drawn after the exit line: no progress line, no escape at all.
+    assert after.strip() == b"", after
+
+
+def test_at_80_columns_the_progress_line_keeps_the_posts_done_of_queued(tmp_path: Path) -> None:
+    site = generate_site(40)
+    with replica(site.files, delay=0.02) as server:
+        crawl = crawl_on_a_terminal(tmp_path, server.proxy_url, columns=80)
+        shown = crawl.wait()
+    assert crawl.process.returncode == 0, shown
+    lines = [line for line in without_escapes(shown.decode("utf-8", "replace")).replace("\r", "\n").splitlines()
+             if line.strip()]
+    progress = [line for line in lines if re.match(rf"[{SPINNER} ] ", line)]
+    assert progress, lines
+    assert all(len(line) <= 80 for line in progress), progress
+    # Done of queued and the time always show; the counts are cut short with an ellipsis when they do not fit.
+    assert all(re.search(r"posts +\d+/(\d+|\?) .*\d+:\d\d:\d\d", line) for line in progress), progress
+    assert f"{len(site.files)}/{len(site.files)}" in progress[-1]
 
 
 def test_quiet_prints_nothing_when_all_is_well(crawled_twice: Crawled, tmp_path: Path) -> None:

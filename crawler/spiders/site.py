@@ -198,6 +198,7 @@ class SiteSpider(scrapy.Spider):
         else:
             plan = planner.plan_links(links, self.crawler.stats.get_value("finews/run_id"), self.refetch_known)
             self.crawler.stats.inc_value("finews/skipped_known", plan.skipped_known)
+            self.crawler.stats.inc_value("finews/skipped_rejected", plan.skipped_rejected)
             fetch = list(plan.fetch)
         for link in fetch:
             self.crawler.stats.inc_value("finews/posts_queued")
