@@ -149,8 +149,8 @@ def test_the_search_index_follows_every_insert_update_and_delete(tmp_path):
 
 # What finews wrote at schema version 4 and 5: an index sqlite-utils and Datasette did not recognise.
 VERSION_5_SEARCH_INDEX = (
-    "CREATE VIRTUAL TABLE [posts_fts] USING fts5(title, body_text, content='posts', content_rowid='rowid', "
-    "tokenize='trigram')",
+    ("CREATE VIRTUAL TABLE [posts_fts] USING fts5(title, body_text, content='posts', content_rowid='rowid', "
+     "tokenize='trigram')"),
     """CREATE TRIGGER [posts_fts_insert] AFTER INSERT ON [posts] BEGIN
         INSERT INTO [posts_fts] (rowid, title, body_text) VALUES (new.rowid, new.title, new.body_text); END""",
     """CREATE TRIGGER [posts_fts_delete] AFTER DELETE ON [posts] BEGIN
