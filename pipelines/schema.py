@@ -94,7 +94,8 @@ class View:
 @dataclass(frozen=True)
 class FullTextIndex:
     """An FTS5 index over columns of a table, stored as an external-content index (the text stays in the
-    table only) and kept in sync by triggers on insert, delete and update of those columns."""
+    table only) and kept in sync by triggers on insert, delete and update of those columns. Changing one
+    takes a new migration that recreates it (and sets ``since`` to that migration's number)."""
 
     name: str
     doc: str
@@ -104,14 +105,20 @@ class FullTextIndex:
     since: int
 
     def create(self, db: sqlite_utils.Database, migration: int) -> None:
+        """The index, its triggers and its content as of migration ``migration``; an older index is replaced."""
         if self.since != migration:
             return
-        columns = ", ".join(self.columns)
-        new = ", ".join(f"new.{column}" for column in self.columns)
-        old = ", ".join(f"old.{column}" for column in self.columns)
+        for trigger in ("insert", "delete", "update"):
+            db.execute(f"DROP TRIGGER IF EXISTS [{self.name}_{trigger}]")
+        db.execute(f"DROP TABLE IF EXISTS [{self.name}]")
+        columns = ", ".join(f"[{column}]" for column in self.columns)
+        new = ", ".join(f"new.[{column}]" for column in self.columns)
+        old = ", ".join(f"old.[{column}]" for column in self.columns)
+        # content=[table], spelled as sqlite-utils writes it: sqlite-utils (Table.detect_fts) and Datasette
+        # (detect_fts) find a table's index by matching this text in its SQL, and miss content='table'.
         db.execute(
-            f"CREATE VIRTUAL TABLE [{self.name}] USING fts5({columns}, content='{self.table}', "
-            f"content_rowid='rowid', tokenize='{self.tokenize}')"
+            f"CREATE VIRTUAL TABLE [{self.name}] USING FTS5 ({columns}, tokenize='{self.tokenize}', "
+            f"content=[{self.table}], content_rowid=rowid)"
         )
         db.execute(
             f"""CREATE TRIGGER [{self.name}_insert] AFTER INSERT ON [{self.table}] BEGIN
@@ -388,7 +395,7 @@ POSTS_SEARCH = FullTextIndex(
     "posts",
     ("title", "body_text"),
     "trigram",
-    since=4,
+    since=7,
 )
 SEARCH_INDEXES = (POSTS_SEARCH,)
 
@@ -491,6 +498,13 @@ def _m006_exact_run_counts(db: sqlite_utils.Database) -> None:
         table.add_columns(db, 6)
 
 
+def _m007_search_index_found_by_other_tools(db: sqlite_utils.Database) -> None:
+    # The same index and triggers, declared content=[posts] so that sqlite-utils and Datasette find it;
+    # the rebuild reads every post's text again (rowids are kept, so nothing else changes).
+    for index in SEARCH_INDEXES:
+        index.create(db, 7)
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
@@ -499,6 +513,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("004_search_views_pages", _m004_search_views_pages),
     ("005_run_failures", _m005_run_failures),
     ("006_exact_run_counts", _m006_exact_run_counts),
+    ("007_search_index_found_by_other_tools", _m007_search_index_found_by_other_tools),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -104,6 +104,9 @@ def test_generator_keeps_its_promises(count: int) -> None:
     assert '<p class="em_media">（文章来源：上海<span id="bk_90.BK0473">' in bodies
     assert "(津云新闻编辑" in bodies
     assert "\n <p>" in bodies
+    # What README's search examples look for: headlined, and in the text of valid articles.
+    telling = [p for p in valid if "存款准备金" in p.body and "央行" in p.body and "降准" in p.body]
+    assert telling and any("降准" in p.title for p in telling)
 
     for post in posts:
         text = texts[post.file_name]

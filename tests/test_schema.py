@@ -154,6 +154,75 @@ def test_the_search_index_follows_every_insert_update_and_delete(tmp_path):
     archive.close()
 
 
+# What finews wrote at schema version 4 and 5: an index sqlite-utils and Datasette did not recognise.
+VERSION_5_SEARCH_INDEX = (
+    ("CREATE VIRTUAL TABLE [posts_fts] USING fts5(title, body_text, content='posts', content_rowid='rowid', "
+     "tokenize='trigram')"),
+    """CREATE TRIGGER [posts_fts_insert] AFTER INSERT ON [posts] BEGIN
+        INSERT INTO [posts_fts] (rowid, title, body_text) VALUES (new.rowid, new.title, new.body_text); END""",
+    """CREATE TRIGGER [posts_fts_delete] AFTER DELETE ON [posts] BEGIN
+        INSERT INTO [posts_fts] ([posts_fts], rowid, title, body_text)
+        VALUES ('delete', old.rowid, old.title, old.body_text); END""",
+    """CREATE TRIGGER [posts_fts_update] AFTER UPDATE OF title, body_text ON [posts] BEGIN
+        INSERT INTO [posts_fts] ([posts_fts], rowid, title, body_text)
+        VALUES ('delete', old.rowid, old.title, old.body_text);
+        INSERT INTO [posts_fts] (rowid, title, body_text) VALUES (new.rowid, new.title, new.body_text); END""",
+    "INSERT INTO [posts_fts] ([posts_fts]) VALUES ('rebuild')",
+)
+
+
+def version_5_archive(path):
+    """An archive as finews wrote it at schema version 5, its search index as that version declared it."""
+    db = sqlite_utils.Database(path)
+    db.enable_wal()
+    db[MIGRATIONS_TABLE].create({"name": str, "applied_at": str}, pk="name")
+    for number, (name, apply) in enumerate(MIGRATIONS[:5], start=1):
+        apply(db)
+        db[MIGRATIONS_TABLE].insert({"name": name, "applied_at": "2021-12-27T00:00:00+00:00"})
+        db.execute(f"PRAGMA user_version = {number}")
+    if not db["posts_fts"].exists():  # migration 004 made it up to version 5; migration 007 does now
+        for statement in VERSION_5_SEARCH_INDEX:
+            db.execute(statement)
+    db["posts"].insert_all(OLD_POSTS)
+    db.close()
+
+
+def test_sqlite_utils_and_datasette_find_the_search_index_of_a_new_archive(tmp_path):
+    from datasette.utils import detect_fts
+
+    archive = Archive.open(tmp_path / "archive.db")
+    archive.db["posts"].insert_all(OLD_POSTS)
+    archive.close()
+    db = sqlite_utils.Database(tmp_path / "archive.db")
+    assert db["posts"].detect_fts() == "posts_fts"
+    assert detect_fts(db.conn, "posts") == "posts_fts"
+    assert [row["info_code"] for row in db["posts"].search("存款准备金")] == ["NW202112272226582498"]
+    assert "tokenize='trigram'" in db["posts_fts"].schema and "content=[posts]" in db["posts_fts"].schema
+    db.close()
+
+
+def test_an_archive_written_at_version_5_gets_an_index_other_tools_find_with_its_rows(tmp_path):
+    from datasette.utils import detect_fts
+
+    path = tmp_path / "archive.db"
+    version_5_archive(path)
+    assert sqlite_utils.Database(path)["posts"].detect_fts() is None  # what the issue reported
+    rowids = dict(sqlite3.connect(path).execute("SELECT info_code, rowid FROM posts").fetchall())
+
+    archive = Archive.open(path)
+    db = archive.db
+    assert db["posts"].detect_fts() == "posts_fts" and detect_fts(db.conn, "posts") == "posts_fts"
+    assert dict(db.execute("SELECT info_code, rowid FROM posts").fetchall()) == rowids
+    assert fts_matches(db, "存款准备金") == ["NW202112272226582498"]  # the old rows are in the new index
+    triggers = sorted(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+    assert triggers == ["posts_fts_delete", "posts_fts_insert", "posts_fts_update"]
+    # The triggers feed the new index: one row each way, and it still agrees with posts.
+    db.execute("UPDATE posts SET body_text = '北向资金净流入。' WHERE info_code = 'NW202112262226000001'")
+    assert fts_matches(db, "北向资金") == ["NW202112262226000001"]
+    db.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('integrity-check', 1)")
+    archive.close()
+
+
 def test_posts_per_day_counts_by_the_day_in_shanghai(tmp_path):
     archive = Archive.open(tmp_path / "archive.db")
     # 00:30 in Shanghai is the day before in UTC: it counts on its Shanghai day.

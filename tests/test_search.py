@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 
 import pytest
+import sqlite_utils
 
 from pipelines.archive import Archive
-from pipelines.search import QueryError, fts_phrase, search, snippet_around
+from pipelines.search import QueryError, search, snippet_around
 from tests.test_crawl import crawl_generated_site, finews, rows
 
 
@@ -77,6 +80,20 @@ def test_every_term_must_match_and_query_syntax_is_only_text(work):
     assert len(posts(work)) == len(archived)
 
 
+def test_sqlite_utils_searches_the_archive_through_its_index_with_no_configuration(work):
+    expected = {row["info_code"] for row in posts(work) if "营商环境" in row["title"] or "营商环境" in row["body_text"]}
+    assert expected
+    found = subprocess.run(
+        [sys.executable, "-m", "sqlite_utils", "search", "out/archive.db", "posts", "营商环境", "--csv", "-c", "info_code"],
+        cwd=work, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split()[0] == "info_code" and set(found.stdout.split()[1:]) == expected
+    db = sqlite_utils.Database(work / "out" / "archive.db")
+    assert {row["info_code"] for row in db["posts"].search("营商环境")} == expected
+    db.close()
+
+
 def test_nothing_to_search_for_and_no_archive_are_clear_errors(work, tmp_path):
     empty = finews("search", "  ", "--output", "out", cwd=work)
     assert empty.returncode == 2 and "nothing to search for" in empty.stderr
@@ -87,5 +104,5 @@ def test_nothing_to_search_for_and_no_archive_are_clear_errors(work, tmp_path):
 def test_search_functions_on_their_own():
     with pytest.raises(QueryError):
         search(sqlite3.connect(":memory:"), "\t\n", 10)
-    assert fts_phrase('say "hi"') == '"say ""hi"""'
-    assert snippet_around("中国人民银行决定下调存款准备金率", "人民") == "中国[人民]银行决定下调存款准备金率"
+    assert snippet_around("中国人民银行决定下调存款准备金率", ["人民"]) == "中国[人民]银行决定下调存款准备金率"
+    assert snippet_around("中国人民银行决定下调存款准备金率", ["准备金", "银行"]) == "中国人民[银行]决定下调存款准备金率"

@@ -10,7 +10,9 @@ Every site of at least ``MIN_COUNT`` posts holds each feature a crawler must han
 - one article published twice: an emnews post ``<digits>`` and an outlet post ``NW<digits>`` with the
   same date and body (``twin_info_code``);
 - two malformed posts, not in ``valid_info_codes``: an empty title (``title: ""``) and an unusable
-  date (``date:  +0800``).
+  date (``date:  +0800``);
+- the news README's search examples look for (央行, 降准, 存款准备金): the reserve-requirement cut opens
+  one in five valid news articles (not the LME reports), every other one of them headlined with it.
 
 Bodies are ``<p>`` lines as the share host gives them (lines after the first start with a space),
 with stock-quote spans (``keytip``, ``em_stock_key_common``) and entities (``&lt;`` ``&gt;`` ``&amp;``).
@@ -33,6 +35,14 @@ SPAN = timedelta(days=3)
 SHARE_LINK = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode={code}"
 MARKET_SHARE_LINK = "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode={code}"
 UNUSABLE_DATE = "date:  +0800"
+# The news README's examples search for (`finews search 存款准备金`, `finews search 央行 降准`, the Datasette
+# query), as the site carried it in December 2021: told by one in RESERVE_CUT_EVERY valid news articles.
+RESERVE_CUT_EVERY = 5
+RESERVE_CUT_HEADLINE = "央行宣布全面降准 释放长期资金约1.2万亿元"
+RESERVE_CUT_TEXT = (
+    "中国人民银行决定于2021年12月15日下调金融机构存款准备金率0.5个百分点（不含已执行5%存款准备金率的金融机构）。"
+    "此次央行全面降准共计释放长期资金约1.2万亿元。"
+)
 
 
 @dataclass(frozen=True)
@@ -246,13 +256,22 @@ def generate_site(count: int, seed: int = 0) -> SyntheticSite:
     valid: set[str] = set()
     malformed: list[str] = []
     twin = ""
+    told = 0  # articles so far that could carry the reserve-requirement cut
     for article, instant in zip(articles, instants):
         sequence += rng.randint(1, step)
         digits = f"{instant.astimezone(SHANGHAI):%Y%m%d}22{sequence:08d}"
         code = "NW" + digits
         title = writer.headline(article.outlet)
-        if article.kind in ("emnews", "emnews-plain", "bad-date"):
+        emnews = article.kind in ("emnews", "emnews-plain", "bad-date")
+        if emnews:
             body = writer.plain_body() if article.kind == "emnews-plain" else writer.html_body(None, False)
+        else:
+            assert article.outlet is not None
+            body = writer.html_body(article.outlet, editor_note=article.outlet is JINWANBAO)
+        if _can_tell_the_cut(article):
+            title, body = _telling_the_cut(told, title, body, plain=article.kind == "emnews-plain")
+            told += 1
+        if emnews:
             text = _emnews_file(writer, title, instant, body, digits, article.article_link_a)
             if article.kind == "bad-date":
                 text = _unusable_date(text)
@@ -260,7 +279,6 @@ def generate_site(count: int, seed: int = 0) -> SyntheticSite:
         else:
             assert article.outlet is not None
             outlet = article.outlet
-            body = writer.html_body(outlet, editor_note=outlet is JINWANBAO)
             if article.kind == "empty-title":
                 title = ""
             text = _outlet_file(title, instant, outlet, body, code)
@@ -277,6 +295,23 @@ def generate_site(count: int, seed: int = 0) -> SyntheticSite:
             valid.add(code)
     files.sort()
     return SyntheticSite(files, frozenset(valid), tuple(sorted(malformed)), twin)
+
+
+def _can_tell_the_cut(article: _Article) -> bool:
+    """A valid news article (not a malformed post, not a metals market report)."""
+    if article.kind not in ("emnews", "emnews-plain", "outlet", "twin"):
+        return False
+    return article.outlet is None or not article.outlet.market
+
+
+def _telling_the_cut(told: int, title: str, body: str, plain: bool) -> tuple[str, str]:
+    """Every ``RESERVE_CUT_EVERY``-th article (the first included) opens with the cut, and every other one of
+    those is headlined with it. Drawn from nothing random, so the rest of the site keeps its bytes."""
+    if told % RESERVE_CUT_EVERY:
+        return title, body
+    if told % (2 * RESERVE_CUT_EVERY) == 0:
+        title = RESERVE_CUT_HEADLINE
+    return title, RESERVE_CUT_TEXT + body if plain else f"<p>{RESERVE_CUT_TEXT}</p>\n {body}"
 
 
 def _emnews_file(writer: _Writer, title: str, instant: datetime, body: str, digits: str, a_form: bool) -> str:
