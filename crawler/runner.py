@@ -39,8 +39,8 @@ from crawler.output import (  # noqa: F401 - part of this module's interface for
     release_space,
     reserve_space,
 )
-from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
 from crawler.sharehost import UNAVAILABLE_STAT
+from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
 from crawler.spiders.share import NOT_ARCHIVED_STATUS, ShareFailure, ShareSpider
 from crawler.spiders.site import LISTING_REASON_STAT, LISTINGS_NOT_READ_STAT, SiteSpider
 from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive

@@ -20,8 +20,8 @@ from scrapy.http import Response, TextResponse
 from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
-from crawler.distributed.worker import Worker, settled, worker_for
 from crawler import sharestatus
+from crawler.distributed.worker import Worker, settled, worker_for
 from crawler.failures import describe_failure, no_verdict, share_failure
 from crawler.infocode import InfoCodeError, canonical_infocode, infocode_from_name
 from crawler.items import FetchFailure
