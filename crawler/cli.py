@@ -118,8 +118,8 @@ def _share(args: argparse.Namespace) -> int:
     )
     if isinstance(summary, int):
         return summary
-    for info_code, reason in summary.failures:
-        print(f"finews share: {info_code}: {reason}", file=sys.stderr)
+    for line in summary.problem_lines():
+        print(f"finews share: {line}", file=sys.stderr)
     if not args.quiet:
         print(summary.line())
     return summary.exit_code

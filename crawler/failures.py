@@ -19,7 +19,8 @@ from scrapy.exceptions import (
 )
 from twisted.python.failure import Failure
 
-from crawler.sharehost import ShareHostUnavailable
+from crawler import sharestatus
+from crawler.sharehost import LAST_ATTEMPT, ShareHostUnavailable, attempt_failure
 from crawler.sitehost import SiteGone
 from crawler.throttle import HostThrottled
 
@@ -67,3 +68,18 @@ def no_verdict(failure: Failure) -> bool:
     if failure.check(*_HELD_BACK):
         return True
     return not failure.check(*_VERDICTS)
+
+
+def share_failure(failure: Failure) -> tuple[str, str]:
+    """A failed share-text download as (``share_status``, ``share_detail``): crawler/sharestatus.py. A text
+    whose retry was held back (the share host given up on) reports its last attempt that was sent."""
+    response = getattr(failure.value, "response", None)
+    if response is not None:
+        return sharestatus.status_of_answer(response.status), f"http {response.status}"
+    if failure.check(ShareHostUnavailable, HostThrottled):
+        request = getattr(failure, "request", None)
+        last: tuple[str, str] | None = request.meta.get(LAST_ATTEMPT) if request is not None else None
+        return last or (sharestatus.SKIPPED, failure.getErrorMessage())
+    if failure.check(*_VERDICTS):
+        return sharestatus.REFUSED, describe_failure(failure)
+    return attempt_failure(failure.value)

@@ -6,11 +6,12 @@ under cron every line of that is mailed, and the cause is lost among them. So ER
 while the crawl runs (at most ``HELD_LIMIT``; beyond that they are only counted), each cut to one line
 (crawler/faults.py's ``shorten``: no page bytes, no item repr). When the run ends:
 
-- a fault ended it (``FAILURE_STAT``: the site gone or unreachable, the disk full…): the held errors are
-  dropped, they were its symptoms; the runner prints the one line that names the fault;
+- a fault ended it (``FAILURE_STAT``: the site gone or unreachable, the disk full…), or ``finews share``
+  gave up on the share host (``ERRORS_EXPLAINED_STAT``): the held errors are dropped, they were its
+  symptoms; the runner prints the one line that names the cause;
 - otherwise they are let out, in order, followed by a count of those beyond the limit.
 
-``finews crawl`` enables it (crawler.runner.run_crawl); at LOG_LEVEL INFO or below (``-v``) it stays off:
+``finews crawl`` and ``finews share`` enable it (crawler.runner); at LOG_LEVEL INFO or below (``-v``) it stays off:
 the user asked for Scrapy's whole log, as it happens.
 """
 
@@ -29,6 +30,9 @@ from crawler.faults import FAILURE_STAT, shorten
 
 # Set by the site spider when the site's own root could not be fetched (crawler/spiders/site.py).
 SITE_UNREACHABLE_STAT = "finews/site_unreachable"
+# Set by a spider whose command will say in one line what the errors were symptoms of (the share host
+# given up on in a ``finews share`` run: crawler/spiders/share.py).
+ERRORS_EXPLAINED_STAT = "finews/errors_explained"
 # Error records kept to be let out at the end; more are counted. A long run with many failing posts prints
 # this many lines and one that counts the rest.
 HELD_LIMIT = 20
@@ -74,7 +78,8 @@ class ErrorsHeldUntilRunEnds:
         for handler, admit in self._filters:
             handler.removeFilter(admit)
         self._filters.clear()
-        if self.stats.get_value(FAILURE_STAT) or (reason == "finished" and self.stats.get_value(SITE_UNREACHABLE_STAT)):
+        explained = self.stats.get_value(FAILURE_STAT) or self.stats.get_value(ERRORS_EXPLAINED_STAT)
+        if explained or (reason == "finished" and self.stats.get_value(SITE_UNREACHABLE_STAT)):
             return  # the runner says it in one line; every held error was a symptom of it
         for handler, record in held:
             handler.handle(record)

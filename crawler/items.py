@@ -32,7 +32,9 @@ class PostItem:
       article_url   the East Money article link of emnews posts, else None.
       post_url      the post page's URL.
       back_link_lines  the post's back links as its file wrote them (older posts differ; "" for none).
-      share_status  ``ok``, or why the share host's text could not be used (``http 500``, ``invalid json``…).
+      share_status  what became of the share text: ``ok``, ``not-fetched``, ``skipped``, ``unreachable``, ``timeout``,
+                    ``missing``, ``http-error``, ``invalid``, ``refused`` (crawler/sharestatus.py says each).
+      share_detail  the failure in words (``http 500``, ``invalid json: …``); None for ``ok`` and ``not-fetched``.
       share_text    the share host's GetNewsText.do text as answered, or None (never fetched successfully).
       share_fetched_at  UTC ISO 8601 of the share-host request that gave share_status; None when none was made.
       content_hash  sha256 over the record's content fields; changes when the article changes.
@@ -68,10 +70,11 @@ class PostItem:
     share_url: str | None = None
     article_url: str | None = None
     back_link_lines: str = ""
-    share_status: str = "not fetched"
+    share_status: str = "not-fetched"
     content_hash: str = ""
     share_text: str | None = None
     share_fetched_at: str | None = None
+    share_detail: str | None = None
     seen_urls: list[tuple[str, str]] = field(default_factory=list)
     from_site: bool = True
     change: str = ""

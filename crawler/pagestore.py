@@ -95,6 +95,10 @@ class PageRecorder:
             self.crawler.stats.inc_value("finews/pages_stored" if stored else "finews/pages_kept")
 
 
+class PageNotStored(IgnoreRequest):
+    """A reparse asked for a page the archive does not hold: no verdict on it, nothing was fetched."""
+
+
 class StoredPages:
     """Downloader middleware: the archive's stored page for every request; nothing goes to the network."""
 
@@ -116,7 +120,7 @@ class StoredPages:
             raise IgnoreRequest(str(error)) from None
         if page is None:
             self.crawler.stats.inc_value("finews/replay_missing")
-            raise IgnoreRequest(f"not among the stored pages: {request.url[:200]}")
+            raise PageNotStored(f"not among the stored pages: {request.url[:200]}")
         headers = Headers(
             {name.encode("latin-1"): [value.encode("latin-1") for value in values] for name, values in page.headers.items()}
         )

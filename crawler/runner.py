@@ -40,8 +40,9 @@ from crawler.output import (  # noqa: F401 - part of this module's interface for
     release_space,
     reserve_space,
 )
+from crawler.sharehost import UNAVAILABLE_STAT
 from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
-from crawler.spiders.share import ShareSpider
+from crawler.spiders.share import NOT_ARCHIVED_STATUS, ShareFailure, ShareSpider
 from crawler.spiders.site import LISTING_REASON_STAT, LISTINGS_NOT_READ_STAT, SiteSpider
 from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive
 from pipelines.crawl_archive import close_archives_left_open
@@ -285,16 +286,18 @@ def recording(output: Path, failure: str | None) -> Iterator[Archive]:
 
 
 def _record_outcome(
-    output: Path, run_id: int, stop_signal: int | None, stats: dict[str, Any], *, partly_failed: bool = False
+    output: Path, run_id: int, stop_signal: int | None, stats: dict[str, Any], *, partly_failed: bool = False,
+    gave_up: str | None = None,
 ) -> tuple[str, int, dict[str, Any]]:
-    """Record a share or reparse run's outcome; one that finished with some items failed exits 1.
+    """Record a share or reparse run's outcome; one that finished with some items failed exits 1, and one
+    that ``gave_up`` (the reason in one line: its only host stopped answering) is ``failed`` with that reason.
     Raises CrawlError when a fault failed the run (the output could not be written)."""
     failure = end_of_run(output, stats.get(FAILURE_STAT))
     with recording(output, failure) as archive:
-        status, exit_code = run_outcome(archive.run(run_id)["status"], stop_signal, failed=bool(failure))
+        status, exit_code = run_outcome(archive.run(run_id)["status"], stop_signal, failed=bool(failure or gave_up))
         if status == "finished" and partly_failed:
             exit_code = EXIT_FAILED
-        archive.set_run_outcome(run_id, status, exit_code, failure)
+        archive.set_run_outcome(run_id, status, exit_code, failure or (gave_up if status == "failed" else None))
         record = archive.run(run_id)
     if failure:
         raise CrawlError(failure)
@@ -382,20 +385,45 @@ class ShareSummary:
     exit_code: int
     stop_signal: int | None
     asked: int
-    stored: int
+    fetched: int
     changed: int
+    unchanged: int
     files_written: int
     requests: int
-    failures: tuple[tuple[str, str], ...]
+    failures: tuple[ShareFailure, ...]
+    # Why the share host was given up on in this run (its breaker opened), else None.
+    host_unavailable: str | None
     seconds: float
+
+    @property
+    def not_fetched(self) -> int:
+        return len([failure for failure in self.failures if failure.status != NOT_ARCHIVED_STATUS])
+
+    @property
+    def not_archived(self) -> int:
+        return len(self.failures) - self.not_fetched
 
     def line(self) -> str:
         how = self.status + (f" by {signal.Signals(self.stop_signal).name}" if self.stop_signal is not None else "")
         return (
-            f"share run {self.run_id} {how}: {self.asked} infoCodes asked, {self.stored} texts stored "
-            f"({self.changed} bodies changed), {len(self.failures)} not stored, {self.files_written} files written, "
-            f"{self.requests} requests, {self.seconds:.1f} s"
+            f"share run {self.run_id} {how}: {self.asked} infoCodes asked: {self.fetched} texts fetched "
+            f"({self.changed} bodies changed, {self.unchanged} unchanged), {self.not_fetched} not fetched, "
+            f"{self.not_archived} not archived; {self.files_written} files written, {self.requests} requests, "
+            f"{self.seconds:.1f} s"
         )
+
+    def problem_lines(self) -> list[str]:
+        """What stderr says: with the share host given up on, one line for every text its outage cost; then
+        one line per text that failed for a reason of its own (``CODE: reason``)."""
+        outage = [failure for failure in self.failures if failure.host_failure] if self.host_unavailable else []
+        lines = []
+        if outage:
+            lines.append(
+                f"{len(outage)} of {self.asked} texts not fetched: {self.host_unavailable}; "
+                "`finews share --backfill` asks again"
+            )
+        lines += [f"{failure.info_code}: {failure.detail}" for failure in self.failures if failure not in outage]
+        return lines
 
 
 def run_share(
@@ -405,7 +433,8 @@ def run_share(
     into the archive in ``output``, holding the same lock as a crawl (CrawlLocked when one runs).
 
     Recorded as a ``share`` run in crawl_runs. Exit code 0 when every text was stored, 1 when one was not
-    (``failures`` says which and why), 128 + the signal when stopped.
+    (``failures`` says which and why; a run whose share host stopped answering is ``failed``), 128 + the
+    signal when stopped.
     """
     if not (output / ARCHIVE_FILE).is_file():
         raise CrawlError(f"no archive at {output / ARCHIVE_FILE}: `finews crawl` makes one")
@@ -415,6 +444,8 @@ def run_share(
         mirror_output(output)
         reserve_space(output)
         settings = crawl_settings(None, output, {**(overrides or {}), "FINEWS_PROGRESS": False})
+        # A share host that is down is said in one line, not by every request's error too.
+        settings.set_in_component_priority_dict("EXTENSIONS", ErrorsHeldUntilRunEnds, 0)
         archive = open_archive(output)
         try:
             archive.mark_abandoned_runs()
@@ -426,18 +457,23 @@ def run_share(
         spider = crawler.spider
         failures = tuple(spider.failures_in_asked_order()) if isinstance(spider, ShareSpider) else ()
         stats = crawler.stats.get_stats()
-        status, exit_code, record = _record_outcome(output, run_id, stop_signal, stats, partly_failed=bool(failures))
+        unavailable = stats.get(UNAVAILABLE_STAT)
+        status, exit_code, record = _record_outcome(
+            output, run_id, stop_signal, stats, partly_failed=bool(failures), gave_up=unavailable
+        )
     return ShareSummary(
         run_id=run_id,
         status=status,
         exit_code=exit_code,
         stop_signal=stop_signal if status == "interrupted" else None,
         asked=int(stats.get("finews/share_asked", 0)),
-        stored=int(stats.get("finews/share_stored", 0)),
+        fetched=int(stats.get("finews/share_stored", 0)),
         changed=record["updated"] or 0,
+        unchanged=record["unchanged"] or 0,
         files_written=record["files_written"] or 0,
         requests=record["requests"] or 0,
         failures=failures,
+        host_unavailable=unavailable,
         seconds=time.monotonic() - started,
     )
 
@@ -459,6 +495,8 @@ class ReparseSummary:
     files_written: int
     requests: int
     not_rebuildable: int
+    # Post pages whose share text the archive does not hold (the share host failed when they were crawled).
+    share_not_stored: int
     changes: tuple[str, ...]
     seconds: float
 
@@ -471,6 +509,11 @@ class ReparseSummary:
         )
         if self.not_rebuildable:
             line += f"; {self.not_rebuildable} archived posts have no stored page (archived before pages were kept)"
+        if self.share_not_stored:
+            line += (
+                f"; {self.share_not_stored} share texts not among the stored pages (their posts keep their share "
+                "status: `finews share --backfill` fetches them)"
+            )
         return line
 
 
@@ -517,6 +560,7 @@ def run_reparse(output: Path, overrides: dict[str, Any] | None = None) -> Repars
         files_written=record["files_written"] or 0,
         requests=record["requests"] or 0,
         not_rebuildable=not_rebuildable,
+        share_not_stored=int(stats.get("finews/reparse_share_not_stored", 0)),
         changes=changes,
         seconds=time.monotonic() - started,
     )

@@ -119,10 +119,18 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.throttle.HostThrottle": 970,
     # Then the site's breaker, which sees every attempt's outcome (retries included).
     "crawler.sitehost.SiteHostBreaker": 960,
-    # Near the downloader: it sees a share request's own failure before any other middleware acts on it.
-    "crawler.sharehost.ShareHostBreaker": 950,
+    # Inside the retries (550), so it sees every attempt's outcome; before DownloaderStats (850), so a share
+    # request it refuses is not counted among the run's requests: none was sent.
+    "crawler.sharehost.ShareHostBreaker": 800,
     # Only in a reparse: first of all, so that no request goes further than the archive.
     "crawler.pagestore.StoredPages": 10,
+}
+
+# Plain HTTP, but no share request goes out once the share host was given up on, not even one that
+# passed its breaker before (crawler/sharehost.py).
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.sharehost.ShareHostGate",
+    "https": "crawler.sharehost.ShareHostGate",
 }
 
 EXTENSIONS = {

@@ -28,6 +28,8 @@ from pipelines.sqlite_utils_lean import sqlite_utils
 ARCHIVE_FILE = "archive.db"
 BUSY_TIMEOUT_MS = 10_000
 _POST_COLUMNS = tuple(column.name for column in POSTS.columns)
+# What the share host last said of a post, compared as a whole: a change of any part is news to store.
+_SHARE_STATE = ("body_origin", "share_status", "share_detail", "share_text")
 # The crawl_runs counts; each is a sum over the run's sessions (a resumed run adds to them).
 RUN_COUNTS = (
     "requests", "new", "updated", "merged", "unchanged", "skipped_known", "skipped_rejected", "rejected", "errors",
@@ -194,8 +196,8 @@ class Archive:
             else:
                 seen_at, seen_run = existing["last_seen_at"], existing["last_seen_run"]
             if existing is not None and existing["content_hash"] == item.content_hash:
-                share_state = (item.body_origin, item.share_status, item.share_text)
-                if share_state == (existing["body_origin"], existing["share_status"], existing["share_text"]):
+                share_state = (item.body_origin, item.share_status, item.share_detail, item.share_text)
+                if share_state == tuple(existing[name] for name in _SHARE_STATE):
                     self.db.execute(
                         f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WHERE info_code = ?",
                         [seen_at, seen_run, item.info_code],
@@ -204,7 +206,8 @@ class Archive:
                     # Same article, news from the share host (its text arrived, or failed differently).
                     self.db.execute(
                         f"""UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ?, body_origin = ?,
-                            share_status = ?, share_text = ?, share_fetched_at = ? WHERE info_code = ?""",
+                            share_status = ?, share_detail = ?, share_text = ?, share_fetched_at = ?
+                            WHERE info_code = ?""",
                         [seen_at, seen_run, *share_state, item.share_fetched_at, item.info_code],
                     )
                 change = "unchanged"
@@ -239,6 +242,16 @@ class Archive:
     def post_urls(self, info_code: str) -> list[dict[str, Any]]:
         """Every URL the article was seen under, in the order first seen."""
         return list(self.db[POST_URLS.name].rows_where("info_code = ?", [info_code], order_by="first_seen_at, rowid"))
+
+    def record_share_failure(self, info_code: str, status: str, detail: str, fetched_at: str) -> None:
+        """What a failed share fetch said, on a post that holds no exact text (one that does keeps the status
+        its text came with). Counted on no run: nothing of the post was read."""
+        with self.db.atomic():
+            self.db.execute(
+                f"""UPDATE {POSTS.name} SET share_status = ?, share_detail = ?, share_fetched_at = ?
+                    WHERE info_code = ? AND share_text IS NULL""",
+                [status, detail, fetched_at, info_code],
+            )
 
     def codes_without_share_text(self) -> list[str]:
         """Archived articles whose share text was never fetched successfully, newest first (site notices,

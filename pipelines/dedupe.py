@@ -23,6 +23,7 @@ _OUTLET_KINDS = ("media", "market")
 _ROUTE_FIELDS = ("digest", "article_url", "share_url")
 _EXACT_BODY_FIELDS = (
     "body_html", "body_origin", "body_text", "source", "editor", "share_status", "share_text", "share_fetched_at",
+    "share_detail",
 )
 
 

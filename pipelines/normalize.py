@@ -16,6 +16,7 @@ from crawler.items import PostItem
 from crawler.pages.listing import category_from_post_url, post_name
 from crawler.pages.post import PostPage
 from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI, SITENEWS_CATEGORY
+from crawler.sharestatus import OK
 
 MARKET_SHARE_HOST = "choicewzp1.eastmoney.com"
 SUMMARY_LENGTH = 120
@@ -89,7 +90,8 @@ def content_hash(item: PostItem) -> str:
 
 
 def normalize_post(page: PostPage) -> PostItem:
-    item = PostItem(post_url=page.url, raw_page=page.raw, share_status=page.share_status)
+    item = PostItem(post_url=page.url, raw_page=page.raw, share_status=page.share_status,
+                    share_detail=page.share_detail)
     item.name = post_name(page.url)
     # Not stripped: the <h1> holds the title exactly as written, spaces included.
     item.title = _CONTROL.sub("", page.title)
@@ -157,7 +159,7 @@ def use_body(item: PostItem, body_html: str, origin: str) -> None:
 
 def take_share_text(item: PostItem, text: str, text_url: str, fetched_at: str) -> None:
     """The share host answered ``text`` at ``text_url``: it becomes the record's body, exactly as written."""
-    item.share_text, item.share_status, item.share_fetched_at = text, "ok", fetched_at
+    item.share_text, item.share_status, item.share_detail, item.share_fetched_at = text, OK, None, fetched_at
     use_body(item, text, "share")
     item.seen_urls = [("json", text_url)]
 

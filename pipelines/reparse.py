@@ -14,6 +14,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from crawler.items import PostItem
+from crawler.sharestatus import NOT_FETCHED
 from pipelines.archive import Archive, item_from_row
 from pipelines.crawl_archive import archive_for
 from pipelines.schema import POSTS
@@ -24,6 +25,8 @@ post_reparsed = object()
 
 # Derived from the others (content_hash), or not what the article says (when its text was asked for).
 _NOT_COMPARED = ("content_hash", "share_fetched_at")
+# What the share host last said of a post, kept as archived when the reparse has no answer of its to read.
+_SHARE_FIELDS = ("share_status", "share_detail", "share_fetched_at")
 COMPARED_FIELDS = tuple(
     field.name for field in fields(PostItem)
     if field.name in {column.name for column in POSTS.columns} and field.name not in _NOT_COMPARED
@@ -53,7 +56,13 @@ class ReparsePipeline:
         # The site was not looked at: an archived post keeps its last_seen_*, and a frontier row stays for
         # the next crawl (the archive treats a record not read from the site so).
         item.from_site = False
-        changed = changed_fields(self.archive.get_post(item.info_code), item) if item.change == "updated" else []
+        row = self.archive.get_post(item.info_code)
+        if row is not None and item.share_status == NOT_FETCHED:
+            # Its share text is not among the stored pages: the reparse asked the share host nothing, so the
+            # post keeps what the share host last said of it.
+            for name in _SHARE_FIELDS:
+                setattr(item, name, row[name])
+        changed = changed_fields(row, item) if item.change == "updated" else []
         self.crawler.signals.send_catch_log(post_reparsed, item=item, fields=changed)
         return item
 

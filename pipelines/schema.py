@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from crawler.sharestatus import described_values
 from pipelines.sqlite_utils_lean import sqlite_utils
 
 
@@ -161,7 +162,11 @@ POSTS = Table(
         Column("article_url", str, "East Money article link (emnews posts)."),
         Column("post_url", str, "The post page the record was built from."),
         Column("back_link_lines", str, "The post's back links as its file wrote them (older formats differ)."),
-        Column("share_status", str, "`ok`, or why the share host's text was not used."),
+        Column(
+            "share_status",
+            str,
+            "What became of the share host's text, one of: " + described_values() + " (the words in share_detail).",
+        ),
         Column("content_hash", str, "sha256 over the content fields (title, date, category, tags, digest, body, links)."),
         Column("file_name", str, "The front-matter file under `_posts/`."),
         Column("first_seen_at", str, "UTC ISO 8601: first archived."),
@@ -194,6 +199,13 @@ POSTS = Table(
             "`YYYY-MM-DD`: the day of published_at in Asia/Shanghai (generated from published_at, not stored).",
             since=4,
             generated="date(published_at, '+8 hours')",
+        ),
+        Column(
+            "share_detail",
+            str,
+            "The share failure in words (`http 500`, `invalid json: …`, the breaker's reason for `skipped`); "
+            "null for `ok` and `not-fetched`.",
+            since=8,
         ),
     ),
 )
@@ -505,6 +517,40 @@ def _m007_search_index_found_by_other_tools(db: sqlite_utils.Database) -> None:
         index.create(db, 7)
 
 
+# Before 008, share_status held the failure's words (with the share breaker's running count in them):
+# each as its value from the fixed set, in this order, the words going to share_detail.
+_M008_STATUS_OF_WORDS = """CASE
+    WHEN share_status = 'not fetched' THEN 'not-fetched'
+    WHEN share_status = 'ok' THEN 'ok'
+    WHEN share_status LIKE 'skipped: %' THEN 'skipped'
+    WHEN share_status IN ('http 404', 'http 410') THEN 'missing'
+    WHEN share_status LIKE 'http %' THEN 'http-error'
+    WHEN share_status LIKE '%TimeoutError%' OR share_status LIKE '%took longer than%'
+        OR share_status LIKE 'no answer within the download timeout%' THEN 'timeout'
+    WHEN share_status LIKE 'invalid json%' OR share_status LIKE 'no text:%' THEN 'invalid'
+    WHEN share_status LIKE 'IgnoreRequest%' OR share_status LIKE 'download cancelled%'
+        OR share_status LIKE 'DownloadCancelledError%' THEN 'refused'
+    ELSE 'unreachable'
+END"""
+
+
+def _m008_share_status_values(db: sqlite_utils.Database) -> None:
+    for table in TABLES:
+        table.create(db, 8)
+        table.add_columns(db, 8)
+    db.execute(
+        f"""UPDATE posts SET
+            share_detail = CASE
+                WHEN share_status IN ('ok', 'not fetched') THEN NULL
+                WHEN share_status LIKE 'skipped: %' THEN substr(share_status, length('skipped: ') + 1)
+                ELSE share_status END,
+            share_status = {_M008_STATUS_OF_WORDS}
+            WHERE share_status IS NOT NULL"""
+    )
+    # GROUP BY share_status: how many posts lack their text, and why.
+    db["posts"].create_index(["share_status"])
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
@@ -514,6 +560,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("005_run_failures", _m005_run_failures),
     ("006_exact_run_counts", _m006_exact_run_counts),
     ("007_search_index_found_by_other_tools", _m007_search_index_found_by_other_tools),
+    ("008_share_status_values", _m008_share_status_values),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

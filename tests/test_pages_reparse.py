@@ -15,8 +15,8 @@ import pytest
 
 from crawler.postfile import parse_post_file
 from crawler.replica.generate import generate_site
-from crawler.replica.render import render_site
-from crawler.replica.server import ReplicaServer, resolve
+from crawler.replica.render import Page, render_site
+from crawler.replica.server import NO_ANSWER, ReplicaServer, resolve
 from crawler.settings import FINEWS_SHARE_HOST as SHARE_HOST
 from crawler.sharehost import share_text_url
 from pipelines.archive import Archive, FetchedPage
@@ -177,3 +177,36 @@ def test_reparse_without_an_archive_is_a_clear_error(tmp_path):
     result = finews("reparse", "--output", "nothing-here", cwd=tmp_path)
     assert result.returncode == 1 and "no archive at nothing-here/archive.db" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reparse_of_posts_crawled_while_the_share_host_was_down_reports_no_share_failure(tmp_path):
+    """Their share texts are not among the stored pages: the reparse asks nothing, so nothing failed. No
+    "No share text … `finews share --backfill` retries" error, for the posts it rebuilds or those it rejects:
+    each post keeps the share status its crawl gave it, and the summary counts both."""
+    site = generate_site(POSTS)
+    pages = render_site(parse_post_file(name, text) for name, text in site.files)
+
+    def share_host_down(host: str, _path: str) -> Page | None:
+        return NO_ANSWER if host == SHARE_HOST else None
+
+    with ReplicaServer(pages, fault=share_host_down) as server:
+        crawled = finews("crawl", "--output", "out", "-s", "FINEWS_SHARE_TIMEOUT=1", cwd=tmp_path, proxy=server.proxy_url)
+    assert crawled.returncode == 0, crawled.stderr
+    db_path = tmp_path / "out" / "archive.db"
+    before = rows(db_path, "SELECT info_code, share_status, share_detail, share_fetched_at FROM posts ORDER BY 1")
+    assert {row["share_status"] for row in before} <= {"unreachable", "skipped"}
+
+    with Tripwire() as tripwire:
+        result = finews("reparse", "--output", "out", cwd=tmp_path, proxy=tripwire.url)
+    assert result.returncode == 0 and tripwire.requests == []
+    assert result.stderr == ""
+    rejected = len(rows(db_path, "SELECT url FROM rejects"))
+    assert rejected > 0, "the generated site has posts a reparse rejects"
+    assert len([line for line in result.stdout.splitlines() if line.startswith("rejected ")]) == rejected
+    assert result.stdout.splitlines()[-1].startswith(
+        f"reparse run 2 finished: {POSTS} stored post pages read again (0 requests): 0 new, 0 updated, "
+        f"{POSTS - rejected} unchanged, {rejected} rejected")
+    assert result.stdout.splitlines()[-1].endswith(
+        f"; {POSTS} share texts not among the stored pages (their posts keep their share status: "
+        "`finews share --backfill` fetches them)")
+    assert rows(db_path, "SELECT info_code, share_status, share_detail, share_fetched_at FROM posts ORDER BY 1") == before

@@ -246,3 +246,53 @@ def test_the_archive_imports_sqlite_utils_without_numpy_and_leaves_numpy_importa
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parent.parent)
     assert result.stdout.split() == ["False", "None", "numpy"]
+
+
+# Share statuses as free text (before 008) -------------------------------------------------------------
+
+LEGACY_SHARE_STATUSES = {
+    # share_status as finews wrote it before migration 008: (share_status, share_detail) after it.
+    "ok": ("ok", None),
+    "not fetched": ("not-fetched", None),
+    "skipped: share host unavailable: 7 requests in a row failed (last: http 500)": (
+        "skipped", "share host unavailable: 7 requests in a row failed (last: http 500)"),
+    "skipped: share host unavailable: 8 requests in a row failed (last: http 500)": (
+        "skipped", "share host unavailable: 8 requests in a row failed (last: http 500)"),
+    "http 404": ("missing", "http 404"),
+    "http 500": ("http-error", "http 500"),
+    "DownloadTimeoutError: Getting http://finews.zning.xyz/x took longer than 10.0 seconds.": (
+        "timeout", "DownloadTimeoutError: Getting http://finews.zning.xyz/x took longer than 10.0 seconds."),
+    "invalid json: Expecting value: line 1 column 1 (char 0)": (
+        "invalid", "invalid json: Expecting value: line 1 column 1 (char 0)"),
+    "no text: neither 'text' nor 'content' holds a string": (
+        "invalid", "no text: neither 'text' nor 'content' holds a string"),
+    "IgnoreRequest: Forbidden by robots.txt": ("refused", "IgnoreRequest: Forbidden by robots.txt"),
+    "DownloadFailedError: [<twisted.python.failure.Failure twisted.internet.error.ConnectionDone: closed.>]": (
+        "unreachable", "DownloadFailedError: [<twisted.python.failure.Failure twisted.internet.error.ConnectionDone: closed.>]"),
+}
+
+
+def test_free_text_share_statuses_become_the_fixed_values_with_their_words_in_share_detail(tmp_path):
+    path = tmp_path / "archive.db"
+    db = sqlite_utils.Database(path)
+    db[MIGRATIONS_TABLE].create({"name": str, "applied_at": str}, pk="name")
+    for number, (name, apply) in enumerate(MIGRATIONS[:5], start=1):
+        apply(db)
+        db[MIGRATIONS_TABLE].insert({"name": name, "applied_at": "2021-12-27T00:00:00+00:00"})
+        db.execute(f"PRAGMA user_version = {number}")
+    codes = {f"NW2021122722265824{index:02d}": status for index, status in enumerate(LEGACY_SHARE_STATUSES)}
+    db["posts"].insert_all({**OLD_POSTS[0], "info_code": code, "name": code, "share_status": status}
+                           for code, status in codes.items())
+    db.close()
+
+    Archive.open(path).close()
+
+    db = sqlite3.connect(path)
+    after = {code: (status, detail) for code, status, detail in
+             db.execute("SELECT info_code, share_status, share_detail FROM posts")}
+    assert after == {code: LEGACY_SHARE_STATUSES[status] for code, status in codes.items()}
+    # GROUP BY share_status now says how an outage went: one group for every post the breaker held back.
+    assert dict(db.execute("SELECT share_status, count(*) FROM posts GROUP BY share_status")) == {
+        "ok": 1, "not-fetched": 1, "skipped": 2, "missing": 1, "http-error": 1, "timeout": 1, "invalid": 2,
+        "refused": 1, "unreachable": 1}
+    db.close()

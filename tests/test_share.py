@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,9 @@ import pytest
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.postfile import parse_post_file
 from crawler.replica.generate import SyntheticSite, generate_site
-from crawler.replica.render import JSON, SHARE_HOST, TEXT, Page, PageKey, render_site, share_text_key
+from crawler.replica.render import (
+    JSON, SHARE_HOST, SHARE_TEXT_PATH, TEXT, Page, PageKey, render_site, share_text_key,
+)
 from crawler.replica.server import NO_ANSWER, ReplicaServer
 from crawler.runner import EXIT_LOCKED
 from tests.test_crawl import finews, rows
@@ -30,7 +32,8 @@ SHARE_TIMEOUT = 1
 HANG_SECONDS = 3
 # Fast and the same every run: AutoThrottle would slow the share host's slot at each failure.
 FAST = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", f"FINEWS_SHARE_TIMEOUT={SHARE_TIMEOUT}")
-SKIPPED = "skipped: share host unavailable: "
+# What a post the share host's breaker held back says (share_status, and share_detail up to the count).
+SKIPPED = ("skipped", f"share host {SHARE_HOST} unavailable: ")
 
 
 def share_texts(pages: Mapping[PageKey, Page]) -> list[PageKey]:
@@ -46,15 +49,18 @@ def slow(page: Page) -> Page:
     return Page(page.status, page.content_type, page.body, page.headers, HANG_SECONDS)
 
 
-FAULTS: dict[str, tuple[str, str]] = {
-    # fault: (the status a post whose text was asked for gets, as a regular expression; how it is made)
+FAULTS: dict[str, tuple[frozenset[str], str, str]] = {
+    # fault: (the share_status a post whose text was asked for gets; its share_detail, as a regular
+    # expression; how the fault is made)
     # Closed unanswered; Twisted sends a request again once when that happens on a reused connection, and
     # that second try may end in the share timeout instead.
-    "down": (r"DownloadFailedError: .*Connection|\w*TimeoutError: ", "no answer: the connection is closed"),
-    "500": (r"http 500", "a 500"),
-    "404": (r"http 404", "a 404 for every text: the texts are no longer where they were"),
-    "slow": (rf"\w*TimeoutError: Getting http://{re.escape(SHARE_HOST)}/\S+ took longer than {SHARE_TIMEOUT}", "hangs"),
-    "invalid-json": (r"invalid json: ", "a truncated answer"),
+    "down": (frozenset(("unreachable", "timeout")), r"ConnectionDone: |\w*TimeoutError: ",
+             "no answer: the connection is closed"),
+    "500": (frozenset(("http-error",)), r"http 500", "a 500"),
+    "404": (frozenset(("missing",)), r"http 404", "a 404 for every text: the texts are no longer where they were"),
+    "slow": (frozenset(("timeout",)),
+             rf"\w*TimeoutError: Getting http://{re.escape(SHARE_HOST)}/\S+ took longer than {SHARE_TIMEOUT}", "hangs"),
+    "invalid-json": (frozenset(("invalid",)), r"invalid json: ", "a truncated answer"),
 }
 
 
@@ -69,6 +75,10 @@ def faulty(pages: Mapping[PageKey, Page], fault: str) -> dict[PageKey, Page]:
         return with_share_answers(pages, Page(200, JSON, b'{"infoCode": "NW2021", "text": "<p>cut sh'))
     assert fault == "slow"
     return {**pages, **{key: slow(pages[key]) for key in share_texts(pages)}}
+
+
+def held_back(row: dict) -> bool:
+    return row["share_status"] == SKIPPED[0] and row["share_detail"].startswith(SKIPPED[1])
 
 
 def archived(out: Path) -> dict[str, dict]:
@@ -149,7 +159,7 @@ def test_every_archived_post_has_its_page_its_links_and_its_share_text(site: Sit
 def test_a_failing_share_host_delays_no_post_and_backfill_fills_every_text(
     site: Site, tmp_path: Path, fault: str
 ) -> None:
-    status, _how = FAULTS[fault]
+    statuses, detail, _how = FAULTS[fault]
     out = tmp_path / "out"
     with ReplicaServer(faulty(site.pages, fault)) as server:
         crawl = finews("crawl", "--output", "out", *FAST, cwd=tmp_path, proxy=server.proxy_url)
@@ -158,9 +168,10 @@ def test_a_failing_share_host_delays_no_post_and_backfill_fills_every_text(
     assert set(before) == set(site.synthetic.valid_info_codes), "every post archived"
     for code, row in before.items():
         assert (row["body_origin"], row["share_text"]) == ("page", None), code
-        assert re.match(status, row["share_status"]) or row["share_status"].startswith(SKIPPED), row["share_status"]
+        asked = row["share_status"] in statuses and re.match(detail, row["share_detail"])
+        assert asked or held_back(row), (row["share_status"], row["share_detail"])
         assert row["share_fetched_at"]
-    assert any(re.match(status, row["share_status"]) for row in before.values())
+    assert any(row["share_status"] in statuses for row in before.values())
     assert rows(out / "archive.db", "SELECT * FROM frontier") == []
     assert not [kind for (kind,) in map(dict.values, rows(out / "archive.db", "SELECT kind FROM post_urls"))
                 if kind == "json"], "no text, no json URL"
@@ -169,11 +180,12 @@ def test_a_failing_share_host_delays_no_post_and_backfill_fills_every_text(
         backfill = finews("share", "--backfill", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
     assert backfill.returncode == 0, backfill.stderr
     assert backfill.stdout.startswith(
-        f"share run 2 finished: {len(before)} infoCodes asked, {len(before)} texts stored")
+        f"share run 2 finished: {len(before)} infoCodes asked: {len(before)} texts fetched")
     after = archived(out)
     assert set(after) == set(before)
     for code, row in after.items():
         assert (row["body_origin"], row["share_status"], row["share_text"]) == ("share", "ok", row["body_html"]), code
+        assert row["share_detail"] is None
         # The share route refreshes the text, not the record of when the site last listed the post.
         assert (row["last_seen_at"], row["last_seen_run"]) == (before[code]["last_seen_at"], 1)
     # The exact bodies: every file is now the original, byte for byte.
@@ -211,12 +223,92 @@ def test_once_the_share_host_stops_answering_the_rest_of_the_run_does_not_ask_it
     # Twisted's connection pool sends a request again once when a reused connection closes unanswered.
     asked = {url for url in server.requests if url.startswith(f"http://{SHARE_HOST}/NewsData/")}
     assert 3 <= len(asked) <= 4
-    statuses = [row["share_status"] for row in archived(tmp_path / "out").values()]
-    assert len(statuses) == len(site.synthetic.valid_info_codes)
-    # "3 requests in a row failed", or 4 when the overlapping one failed before the status was given.
-    assert len([status for status in statuses if re.match(re.escape(SKIPPED) + "[34] requests in a row failed", status)]) == len(
-        statuses) - len(asked)
-    assert "Share host unavailable: 3 requests in a row failed" in crawl.stderr
+    posts = archived(tmp_path / "out").values()
+    assert len(posts) == len(site.synthetic.valid_info_codes)
+    # One reason for every post held back, the count frozen where the breaker opened.
+    held = {row["share_detail"] for row in posts if held_back(row)}
+    assert len(held) == 1 and re.match(re.escape(SKIPPED[1]) + "3 requests in a row failed", held.pop())
+    assert len([row for row in posts if held_back(row)]) == len(posts) - len(asked)
+    assert f"share host {SHARE_HOST} unavailable: 3 requests in a row failed" in crawl.stderr
+
+
+# A backfill while the share host is down -------------------------------------------------------------------
+
+BREAKER = 3
+# One share request at a time, each after the last one's answer, so that counts are exact. A delay, not
+# CONCURRENT_REQUESTS_PER_DOMAIN=1 alone: Scrapy 2.19's download slot sends every request queued in it at
+# once, whatever its concurrency (it counts a request as transferring only once its download has started).
+ONE_AT_A_TIME = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "DOWNLOAD_DELAY=0.05")
+
+
+def share_host(answer: Page, received: list[str]) -> Callable[[str, str], Page | None]:
+    """The replica's fault hook: every text request to the share host gets ``answer``, and is counted."""
+    def fault(host: str, path: str) -> Page | None:
+        if host != SHARE_HOST:
+            return None
+        if path == SHARE_TEXT_PATH:
+            received.append(path)
+        return answer
+    return fault
+
+
+@pytest.fixture(scope="module")
+def textless(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A crawl that did not ask the share host: every post archived from its page, its text still to fetch."""
+    work = tmp_path_factory.mktemp("textless")
+    with ReplicaServer(site.pages) as server:
+        result = finews("crawl", "--output", "out", "-s", "FINEWS_FOLLOW_SHARE=False", cwd=work, proxy=server.proxy_url)
+    assert result.returncode == 0, result.stderr
+    return work / "out"
+
+
+def test_a_backfill_with_the_share_host_down_fails_in_one_line_with_honest_counts(
+    site: Site, textless: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(textless, tmp_path / "out")
+    codes = len(archived(tmp_path / "out"))
+    received: list[str] = []
+    with ReplicaServer(site.pages, fault=share_host(NO_ANSWER, received)) as server:
+        result = finews("share", "--backfill", "--output", "out", *FAST, "-s", f"FINEWS_SHARE_BREAKER={BREAKER}",
+                        *ONE_AT_A_TIME, cwd=tmp_path, proxy=server.proxy_url)
+    assert result.returncode == 1
+    # One line for cron to mail: how many texts the outage cost, and why. No Scrapy error lines.
+    reason = (f"share host {SHARE_HOST} unavailable: {BREAKER} requests in a row failed "
+              "(last: ConnectionDone: Connection was closed cleanly.)")
+    assert result.stderr.splitlines() == [
+        f"finews share: {codes} of {codes} texts not fetched: {reason}; `finews share --backfill` asks again"]
+    assert result.stdout.startswith(
+        f"share run 2 failed: {codes} infoCodes asked: 0 texts fetched (0 bodies changed, 0 unchanged), "
+        f"{codes} not fetched, 0 not archived; 0 files written")
+    assert len(received) == BREAKER, "no request after the breaker opened"
+    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs WHERE id = 2")
+    assert (run["status"], run["exit_code"], run["failure"]) == ("failed", 1, reason)
+    assert (run["new"], run["updated"], run["unchanged"]) == (0, 0, 0), "nothing was fetched, nothing unchanged"
+    # The texts asked for say what happened to them; those the breaker held back keep their last real status.
+    statuses = rows(tmp_path / "out" / "archive.db",
+                    "SELECT share_status, share_detail, count(*) AS posts FROM posts GROUP BY 1, 2 ORDER BY 1")
+    assert [(row["share_status"], row["posts"]) for row in statuses] == [
+        ("not-fetched", codes - BREAKER), ("unreachable", BREAKER)]
+    assert statuses[0]["share_detail"] is None
+
+
+def test_once_its_breaker_opens_no_share_request_is_sent_not_even_one_queued_before(
+    site: Site, textless: Path, tmp_path: Path
+) -> None:
+    """One request at a time to the share host, while the downloader takes up to 16: requests wait for the
+    host's slot after passing the breaker's middleware. The breaker opens at the third failed answer (a 502
+    is retried, each attempt counted); the replica must then receive nothing more."""
+    shutil.copytree(textless, tmp_path / "out")
+    received: list[str] = []
+    with ReplicaServer(site.pages, fault=share_host(Page(502, TEXT, b"Bad Gateway\n"), received)) as server:
+        result = finews("share", "--backfill", "--output", "out", *FAST, "-s", f"FINEWS_SHARE_BREAKER={BREAKER}",
+                        *ONE_AT_A_TIME, "-s", "ROBOTSTXT_OBEY=False",
+                        cwd=tmp_path, proxy=server.proxy_url)
+    assert result.returncode == 1
+    assert len(received) == BREAKER
+    assert f"{BREAKER} requests in a row failed (last: http 502)" in result.stderr
+    (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs WHERE id = 2")
+    assert run["requests"] == len(server.requests) == BREAKER, "the run counts the requests it sent, no others"
 
 
 # Revisions ----------------------------------------------------------------------------------------------
@@ -260,7 +352,8 @@ def test_a_rewritten_post_keeps_its_old_text_as_a_revision_and_its_file_is_rewri
     with ReplicaServer(pages) as server:
         share = finews("share", code, "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
     assert share.returncode == 0, share.stderr
-    assert share.stdout.startswith("share run 3 finished: 1 infoCodes asked, 1 texts stored (1 bodies changed)")
+    assert share.stdout.startswith(
+        "share run 3 finished: 1 infoCodes asked: 1 texts fetched (1 bodies changed, 0 unchanged), 0 not fetched")
     final = archived(out)
     assert len(final) == len(before)
     assert final[code]["body_html"] == answer["text"] == final[code]["share_text"]
@@ -293,7 +386,8 @@ def test_share_takes_any_form_of_an_infocode_and_refuses_garbage_before_doing_an
         result = finews("share", "--from-file", "codes.txt", f"/NewsData/GetNewsText.do?id={code}", "--output", "out",
                         cwd=tmp_path, proxy=server.proxy_url)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("share run 2 finished: 1 infoCodes asked, 1 texts stored (0 bodies changed)")
+    assert result.stdout.startswith(
+        "share run 2 finished: 1 infoCodes asked: 1 texts fetched (0 bodies changed, 1 unchanged), 0 not fetched")
     assert [url for url in server.requests if SHARE_HOST in url and "robots" not in url] == [
         f"http://{SHARE_HOST}/NewsData/GetNewsText.do?id={code}"]
 
@@ -338,7 +432,8 @@ def test_texts_not_stored_are_named_and_an_infocode_the_archive_does_not_hold_is
         f"finews share: {failing}: http 500",
     ]
     assert result.stdout.startswith(
-        "share run 2 finished: 3 infoCodes asked, 0 texts stored (0 bodies changed), 3 not stored")
+        "share run 2 finished: 3 infoCodes asked: 0 texts fetched (0 bodies changed, 0 unchanged), 1 not fetched, "
+        "2 not archived;")
     # Retried as any request (this command is the retry); a failure leaves an exact text and its status alone.
     assert len([url for url in server.requests if url.endswith(f"?id={failing}")]) == 3
     assert archived(tmp_path / "out")[failing] == before[failing]
@@ -348,7 +443,7 @@ def test_texts_not_stored_are_named_and_an_infocode_the_archive_does_not_hold_is
     assert rejects[f"http://{SHARE_HOST}/NewsData/GetNewsText.do?id={missing}"]["reason"].endswith("http 404")
     assert stranger not in archived(tmp_path / "out")
     (run,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM crawl_runs WHERE id = 2")
-    assert (run["status"], run["exit_code"], run["rejected"], run["unchanged"]) == ("finished", 1, 2, 1)
+    assert (run["status"], run["exit_code"], run["rejected"], run["unchanged"]) == ("finished", 1, 2, 0)
 
 
 def test_share_refuses_an_output_a_crawl_holds(site: Site, crawled: Path, tmp_path: Path) -> None:

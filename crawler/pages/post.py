@@ -45,7 +45,8 @@ class PostPage:
     back_links: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
     back_link_lines: str = ""  # the back links as the post file wrote them: `[label](href)` and separators
     share_text: str | None = None  # the body as written, from the share host, when fetched
-    share_status: str = "not fetched"
+    share_status: str = "not-fetched"  # one of crawler/sharestatus.py's values
+    share_detail: str | None = None  # the failure's own words, when share_status is one
     share_fetched_at: str | None = None  # UTC ISO 8601 of the share-host request share_status reports
     share_text_url: str | None = None  # the GetNewsText.do URL share_text came from
     raw: bytes = b""  # the page as received, kept for rejects

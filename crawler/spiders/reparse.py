@@ -55,6 +55,11 @@ class ReparseSpider(SiteSpider):
             self.crawler.stats.inc_value("finews/posts_queued")
             yield self._post(url)
 
+    def _listing(self, url: str, *, guessed: bool = False) -> Iterator[scrapy.Request]:
+        """Not even asked for: what the site lists is not a reparse's business, and the error answer the archive
+        may hold for a listing would be logged as that listing failing now."""
+        return iter(())
+
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         """A listing a post page links to: not read (what the site lists now is a crawl's business)."""
         return iter(())

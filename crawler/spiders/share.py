@@ -3,14 +3,17 @@
 It asks ``GetNewsText.do?id=<infoCode>``, never the share page (an empty page its JavaScript fills from
 that same answer), and hands the archived record, with the answer, to the site spider's pipelines: a
 text that differs from the archived body becomes the body, the replaced version goes to post_revisions
-and the post's file is rewritten. A failed fetch is recorded on the post (``share_status``); an
-infoCode the archive does not hold cannot become a post (the share host gives no date, category or
-name), so its answer is kept in ``rejects`` with the reason.
+and the post's file is rewritten. A failed fetch is recorded on the post (``share_status`` and
+``share_detail``, crawler/sharestatus.py) and never counted as a post the run saw unchanged: only texts
+fetched reach the store. A text not asked for because the share host's breaker had opened leaves the
+post's status as its last real attempt left it. An infoCode the archive does not hold cannot become a
+post (the share host gives no date, category or name), so its answer is kept in ``rejects`` with the reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import scrapy
@@ -18,16 +21,33 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.failures import describe_failure
+from crawler import sharestatus
+from crawler.failures import share_failure
+from crawler.heldlog import ERRORS_EXPLAINED_STAT
 from crawler.infocode import canonical_infocode
 from crawler.items import FetchFailure, PostItem
 from crawler.pages.share import ShareTextError, share_text_from_json
-from crawler.sharehost import ShareHostUnavailable, share_request_meta, share_text_url
+from crawler.sharehost import UNAVAILABLE_STAT, share_request_meta, share_text_url
 from pipelines.archive import Archive, item_from_row, utc_now
 from pipelines.crawl_archive import archive_for
 from pipelines.normalize import take_share_text
 
 NOT_ARCHIVED = "not archived: the share host gives no date, category or name to make a post of"
+# ShareFailure.status of an infoCode the archive does not hold (not a share_status: there is no post).
+NOT_ARCHIVED_STATUS = "not-archived"
+
+
+@dataclass(frozen=True)
+class ShareFailure:
+    """A text ``finews share`` did not store: ``status`` is a share_status value (or NOT_ARCHIVED_STATUS)."""
+
+    info_code: str
+    status: str
+    detail: str
+
+    @property
+    def host_failure(self) -> bool:
+        return self.status in sharestatus.HOST_FAILURES
 
 
 class ShareSpider(scrapy.Spider):
@@ -46,8 +66,8 @@ class ShareSpider(scrapy.Spider):
         self.archive = archive
         self.backfill = backfill
         self.share_timeout = share_timeout
-        # (infoCode, reason) for every text not stored, for the command's report, as the answers came.
-        self.failures: list[tuple[str, str]] = []
+        # Every text not stored, for the command's report, as the answers came.
+        self.failures: list[ShareFailure] = []
         self.asked: list[str] = []
 
     @classmethod
@@ -75,9 +95,9 @@ class ShareSpider(scrapy.Spider):
                 dont_filter=True,
             )
 
-    def failures_in_asked_order(self) -> list[tuple[str, str]]:
+    def failures_in_asked_order(self) -> list[ShareFailure]:
         order = {code: index for index, code in enumerate(self.asked)}
-        return sorted(self.failures, key=lambda failure: order.get(failure[0], len(order)))
+        return sorted(self.failures, key=lambda failure: order.get(failure.info_code, len(order)))
 
     def parse_text(self, response: Response, info_code: str) -> Iterator[PostItem | FetchFailure]:
         item = self._archived(info_code)
@@ -87,27 +107,28 @@ class ShareSpider(scrapy.Spider):
         try:
             text = share_text_from_json(response.body, emnews=item.kind == "emnews")
         except ShareTextError as error:
-            yield self._failed(item, str(error))
+            self._failed(item, sharestatus.INVALID, str(error))
             return
         take_share_text(item, text, response.url, utc_now())
         self.crawler.stats.inc_value("finews/share_stored")
         yield item
 
-    def text_failed(self, failure: Failure) -> Iterator[PostItem | FetchFailure]:
+    def text_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         info_code: str = failure.request.cb_kwargs["info_code"]
-        if failure.check(ShareHostUnavailable):
-            reason = f"skipped: {failure.getErrorMessage()}"
-        else:
-            reason = describe_failure(failure)
+        status, detail = share_failure(failure)
+        if self.crawler.stats.get_value(UNAVAILABLE_STAT):
+            # The command says in one line that the share host stopped answering: the errors logged on the
+            # way there (Scrapy's retries, robots.txt) were its symptoms (crawler/heldlog.py).
+            self.crawler.stats.set_value(ERRORS_EXPLAINED_STAT, True)
         item = self._archived(info_code)
         if item is None:
             response = getattr(failure.value, "response", None)
             yield self._not_archived(
-                info_code, failure.request.url, f"{NOT_ARCHIVED}; the share host failed too: {reason}",
+                info_code, failure.request.url, f"{NOT_ARCHIVED}; the share host failed too: {detail}",
                 response.body if response is not None else b"",
             )
             return
-        yield self._failed(item, reason)
+        self._failed(item, status, detail)
 
     def _archived(self, info_code: str) -> PostItem | None:
         """The archived record, as the share route refreshes it: not seen on the site this time."""
@@ -118,15 +139,15 @@ class ShareSpider(scrapy.Spider):
         item.from_site = False
         return item
 
-    def _failed(self, item: PostItem, reason: str) -> PostItem:
-        """Recorded on the post, unless it holds an exact text already: the status travels with that text."""
-        if item.share_text is None:
-            item.share_status, item.share_fetched_at = reason, utc_now()
-        self.failures.append((item.info_code or "", reason))
+    def _failed(self, item: PostItem, status: str, detail: str) -> None:
+        """Recorded on the post when a request was made for it and it holds no exact text: an exact text
+        keeps the status it came with, and a text not asked for leaves the last attempt's status."""
+        if status != sharestatus.SKIPPED:
+            self.archive.record_share_failure(item.info_code or "", status, detail, utc_now())
+        self.failures.append(ShareFailure(item.info_code or "", status, detail))
         self.crawler.stats.inc_value("finews/share_failed")
-        return item
 
     def _not_archived(self, info_code: str, url: str, reason: str, raw: bytes) -> FetchFailure:
-        self.failures.append((info_code, reason))
+        self.failures.append(ShareFailure(info_code, NOT_ARCHIVED_STATUS, reason))
         self.crawler.stats.inc_value("finews/share_not_archived")
         return FetchFailure(url, f"{info_code}: {reason}", raw)

@@ -20,8 +20,9 @@ from scrapy.http import Response, TextResponse
 from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
+from crawler import sharestatus
 from crawler.distributed.worker import Worker, settled, worker_for
-from crawler.failures import describe_failure, no_verdict
+from crawler.failures import describe_failure, no_verdict, share_failure
 from crawler.infocode import InfoCodeError, canonical_infocode, infocode_from_name
 from crawler.items import FetchFailure
 from crawler.pages.listing import (
@@ -34,7 +35,7 @@ from crawler.pages.listing import (
 )
 from crawler.pages.post import PostPage, parse_post_page
 from crawler.pages.share import ShareTextError, share_text_from_json
-from crawler.pagestore import READ_BY, fetched_at
+from crawler.pagestore import READ_BY, PageNotStored, fetched_at
 from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI
 from crawler.sharehost import ShareHostUnavailable, share_request_meta, share_text_url
 from pipelines.archive import Archive, PostLink
@@ -267,12 +268,17 @@ class SiteSpider(scrapy.Spider):
         except ShareHostUnavailable as unavailable:
             # Said once, when the share host was given up on; each post's status says it again.
             page.share_fetched_at = fetched_at(request.meta)
-            page.share_status = f"skipped: {unavailable}"
+            page.share_status, page.share_detail = sharestatus.SKIPPED, str(unavailable)
             self.crawler.stats.inc_value("finews/share_skipped")
+            return
+        except PageNotStored:
+            # A reparse whose archive holds no answer for this text: nothing was asked, so nothing failed, and
+            # the post keeps the share state it has (pipelines/reparse.py).
+            self.crawler.stats.inc_value("finews/reparse_share_not_stored")
             return
         except Exception:  # noqa: BLE001 - as an errback would: any failed download is this post's share status
             page.share_fetched_at = fetched_at(request.meta)
-            page.share_status = describe_failure(Failure())
+            page.share_status, page.share_detail = share_failure(Failure())
             self._share_text_missing(page)
             return
         self.parse_share(response, page)
@@ -282,14 +288,15 @@ class SiteSpider(scrapy.Spider):
         emnews = f"/{EMNEWS_CATEGORY}/" in urlsplit(page.url).path
         page.share_fetched_at = fetched_at(response.meta)
         if not 200 <= response.status < 300:
-            page.share_status = f"http {response.status}"
+            page.share_status = sharestatus.status_of_answer(response.status)
+            page.share_detail = f"http {response.status}"
             self._share_text_missing(page)
             return
         try:
             page.share_text = share_text_from_json(response.body, emnews=emnews)
-            page.share_status, page.share_text_url = "ok", response.url
+            page.share_status, page.share_detail, page.share_text_url = sharestatus.OK, None, response.url
         except ShareTextError as error:
-            page.share_status = str(error)
+            page.share_status, page.share_detail = sharestatus.INVALID, str(error)
             self._share_text_missing(page)
 
     @staticmethod
@@ -304,8 +311,8 @@ class SiteSpider(scrapy.Spider):
     def _share_text_missing(self, page: PostPage) -> None:
         self.crawler.stats.inc_value("finews/share_failed")
         self.logger.error(
-            "No share text for %s (%s): archived from its page; `finews share --backfill` retries",
-            page.url, page.share_status,
+            "No share text for %s (%s: %s): archived from its page; `finews share --backfill` retries",
+            page.url, page.share_status, page.share_detail,
         )
 
     @settled
