@@ -115,6 +115,16 @@ def positive_number(text: str) -> int:
     return number
 
 
+def sequence_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a sequence number: {text!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"not a sequence number (0 or more): {number}")
+    return number
+
+
 def synthetic_count(text: str) -> int:
     try:
         number = int(text)

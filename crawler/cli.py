@@ -18,6 +18,7 @@ from crawler.arguments import (
     positive_number,
     redis_url,
     seconds,
+    sequence_number,
     setting,
     since_instant,
     site_url,
@@ -172,6 +173,45 @@ def _backup(args: argparse.Namespace) -> int:
         print(f"{args.parser.prog}: {error}", file=sys.stderr)
         return 1
     print(summary.line())
+    return 0
+
+
+def _changes(args: argparse.Namespace) -> int:
+    import sqlite3
+
+    from crawler.output import CrawlError, open_archive
+    from pipelines.archive import ARCHIVE_FILE
+    from pipelines.changes import changed_posts, reading
+    from pipelines.public import public_line
+    from pipelines.schema import SCHEMA_VERSION
+
+    archive = args.output / ARCHIVE_FILE
+    if not archive.is_file():
+        print(f"{args.parser.prog}: no archive at {archive}", file=sys.stderr)
+        return 1
+    try:
+        with reading(archive) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:  # an archive from before the change feed gets it first
+            open_archive(args.output).close()
+        last = args.after
+        with reading(archive) as db:
+            for record in changed_posts(db, args.after, args.limit):
+                if args.format == "jsonl":
+                    sys.stdout.write(public_line(record))
+                else:
+                    sys.stdout.write(f"{record['change_seq']}\t{record['published_at']}\t{record['info_code']}\t"
+                                     f"{record['title']}\n")
+                last = record["change_seq"]
+    except CrawlError as error:
+        print(f"{args.parser.prog}: {error}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as error:
+        print(f"{args.parser.prog}: archive {archive} cannot be read: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.flush()
+    # The consumer's next --after, alone on the last line of stderr (2> a file keeps just it).
+    print(last, file=sys.stderr)
     return 0
 
 
@@ -484,6 +524,21 @@ def build_parser() -> argparse.ArgumentParser:
     copy.add_argument("--posts", action="store_true", help="also write the copy's post files into DEST/_posts")
     copy.set_defaults(run=_backup)
 
+    feed = add_command(
+        commands, "changes", "print the posts changed after a sequence number (the change feed)",
+        "Each post once, in its latest state, in sequence order, as posts.jsonl has it plus its change_seq; "
+        "then the last sequence number alone on stderr: keep it and pass it as --after next time, and no change "
+        "is missed or read twice, even while a crawl writes. See docs/schema.md, The change feed.",
+    )
+    feed.add_argument("--after", type=sequence_number, default=0, metavar="SEQ",
+                      help="the last change_seq already read (0: every post)")
+    feed.add_argument("--limit", type=positive_number, default=None, metavar="N",
+                      help="at most N posts (the rest from the next call, after the number printed)")
+    feed.add_argument("--format", choices=("jsonl", "text"), default="jsonl",
+                      help="jsonl: the public record with change_seq; text: seq, date, infoCode, title")
+    add_output_option(feed)
+    feed.set_defaults(run=_changes)
+
     demo = add_command(commands, "demo", "serve a replica site on loopback and crawl it",
                        "Generates N synthetic posts (of every kind the site has, and a few malformed ones), serves "
                        "them under the real host names on a loopback port and crawls them through it as a proxy.",
@@ -568,6 +623,11 @@ def main(argv: list[str] | None = None) -> int:
         getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # The reader went away (`finews changes | head`): as any Unix filter, stop without a word. Python
+        # would report the pipe again when it flushes stdout at exit, so stdout goes nowhere first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except (OSError, sqlite3.Error) as error:
         # The one error path of every command for what the machine refused (a full or read-only disk, a
         # folder that is a file, an archive that is not SQLite): one line, exit 1, never a traceback.

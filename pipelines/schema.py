@@ -138,6 +138,47 @@ class FullTextIndex:
         db.execute(f"INSERT INTO [{self.name}] ([{self.name}]) VALUES ('rebuild')")
 
 
+@dataclass(frozen=True)
+class ChangeSequence:
+    """``table.column`` set from an archive-wide counter on every insert into ``table``, every update of a
+    ``watched`` column that changes its value, and every insert into ``children`` naming the row: triggers,
+    so that every writer (crawl, share, reparse, a hand-made UPDATE) takes part. The counter is its own
+    one-row table rather than max(column) + 1, which would give a number again when the row holding the
+    maximum is the one updated. ``watched`` is frozen as its migration wrote it: a column added later joins
+    with a migration that recreates the update trigger."""
+
+    name: str
+    doc: str
+    table: str
+    column: str
+    watched: tuple[str, ...]
+    children: tuple[tuple[str, str], ...]  # (table, column naming the row's primary key)
+    key: str
+    since: int
+
+    def create(self, db: sqlite_utils.Database, migration: int) -> None:
+        if self.since != migration:
+            return
+        db.execute(f"CREATE TABLE [{self.name}] (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL)")
+        # Rows archived before the feed existed take numbers in the order they last changed.
+        db.execute(f"""INSERT INTO [{self.name}] (id, last) SELECT 1, count(*) FROM [{self.table}]""")
+        db.execute(f"""UPDATE [{self.table}] SET [{self.column}] = ordered.seq FROM (
+            SELECT rowid AS row, row_number() OVER (ORDER BY updated_at, rowid) AS seq FROM [{self.table}]
+        ) AS ordered WHERE ordered.row = [{self.table}].rowid""")
+        db.execute(f"CREATE INDEX [{self.table}_{self.column}] ON [{self.table}] ([{self.column}])")
+        take = (f"UPDATE [{self.name}] SET last = last + 1 WHERE id = 1; "
+                f"UPDATE [{self.table}] SET [{self.column}] = (SELECT last FROM [{self.name}] WHERE id = 1)")
+        db.execute(f"""CREATE TRIGGER [{self.name}_insert] AFTER INSERT ON [{self.table}] BEGIN
+            {take} WHERE rowid = new.rowid; END""")
+        changed = " OR ".join(f"new.[{column}] IS NOT old.[{column}]" for column in self.watched)
+        watched = ", ".join(f"[{column}]" for column in self.watched)
+        db.execute(f"""CREATE TRIGGER [{self.name}_update] AFTER UPDATE OF {watched} ON [{self.table}]
+            WHEN {changed} BEGIN {take} WHERE rowid = new.rowid; END""")
+        for child, reference in self.children:
+            db.execute(f"""CREATE TRIGGER [{self.name}_{child}] AFTER INSERT ON [{child}] BEGIN
+                {take} WHERE [{self.key}] = new.[{reference}]; END""")
+
+
 POSTS = Table(
     "posts",
     "One row per article (infoCode), whichever routes it was reached by.",
@@ -206,6 +247,14 @@ POSTS = Table(
             "The share failure in words (`http 500`, `invalid json: …`, the breaker's reason for `skipped`); "
             "null for `ok` and `not-fetched`.",
             since=8,
+        ),
+        Column(
+            "change_seq",
+            int,
+            "The change feed's sequence number of the post's last change: every insert, and every update of its "
+            "public record (anything in posts.jsonl but `last_seen_at`, its URLs included), takes the next value "
+            "of one archive-wide sequence that never goes back (`finews changes --after SEQ`; see The change feed).",
+            since=9,
         ),
     ),
 )
@@ -411,6 +460,25 @@ POSTS_SEARCH = FullTextIndex(
 )
 SEARCH_INDEXES = (POSTS_SEARCH,)
 
+POST_CHANGES = ChangeSequence(
+    "change_counter",
+    "The change feed's counter: one row, `last`, the sequence number last given to a change of a post "
+    "(`posts.change_seq`). Readers of the feed keep the highest `change_seq` they have read and ask for the "
+    "posts above it; since one writer at a time takes numbers inside its transaction, a number a reader can "
+    "see is always above every number committed before it, so nothing is missed or read twice.",
+    "posts",
+    "change_seq",
+    # The public record's columns as of migration 009, but last_seen_at (every run moves it for every listed
+    # post) and published_day (generated from published_at).
+    ("name", "title", "published_at", "category", "tags", "kind", "media", "source", "editor", "digest",
+     "body_html", "body_origin", "body_text", "summary", "share_url", "article_url", "post_url",
+     "back_link_lines", "share_status", "content_hash", "file_name", "first_seen_at", "updated_at",
+     "share_fetched_at", "share_detail"),
+    (("post_urls", "info_code"),),
+    "info_code",
+    since=9,
+)
+
 LATEST_POSTS = View(
     "latest_posts",
     "The archived posts, newest first, with the columns a reader wants.",
@@ -551,6 +619,13 @@ def _m008_share_status_values(db: sqlite_utils.Database) -> None:
     db["posts"].create_index(["share_status"])
 
 
+def _m009_change_feed(db: sqlite_utils.Database) -> None:
+    for table in TABLES:
+        table.create(db, 9)
+        table.add_columns(db, 9)
+    POST_CHANGES.create(db, 9)
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
@@ -561,6 +636,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("006_exact_run_counts", _m006_exact_run_counts),
     ("007_search_index_found_by_other_tools", _m007_search_index_found_by_other_tools),
     ("008_share_status_values", _m008_share_status_values),
+    ("009_change_feed", _m009_change_feed),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -612,6 +688,7 @@ def schema_markdown() -> str:
         lines += ["", f"## `{index.name}` (full-text search)", "", index.doc, "",
                   f"Indexes `{index.table}`: {', '.join(f'`{column}`' for column in index.columns)}; "
                   f"tokenizer `{index.tokenize}`."]
+    lines += ["", f"## `{POST_CHANGES.name}` (the change feed)", "", POST_CHANGES.doc]
     for view in VIEWS:
         lines += ["", f"## `{view.name}` (view)", "", view.doc, "", "| column | type | meaning |", "|---|---|---|"]
         lines += [f"| `{column.name}` | {_SQL_TYPES[column.type]} | {column.doc} |" for column in view.columns]
