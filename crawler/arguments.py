@@ -105,6 +105,26 @@ def since_instant(text: str) -> str:
     return instant.astimezone(SHANGHAI).isoformat()
 
 
+def instant(text: str) -> datetime:
+    """An ISO 8601 instant with its zone."""
+    if not _INSTANT.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant with its zone (2021-12-27T22:00Z)")
+    try:
+        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant with its zone") from None
+
+
+def fraction(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number from 0 to 1: {text!r}") from None
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"not a number from 0 to 1: {number}")
+    return number
+
+
 def positive_number(text: str) -> int:
     try:
         number = int(text)

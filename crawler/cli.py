@@ -17,6 +17,8 @@ from crawler.arguments import (
     port_number,
     positive_number,
     redis_url,
+    fraction,
+    instant,
     seconds,
     sequence_number,
     setting,
@@ -33,9 +35,12 @@ DEFAULT_SITE = "http://finews.withounder.com/"
 DEFAULT_OUTPUT = Path("output")
 DEMO_POSTS = 60
 EXIT_USAGE = 2
+NAGIOS_UNKNOWN = 3
 STATUS_RUNS = 10
 SEARCH_LIMIT = 20
 SERVE_PORT = 8001  # Datasette's own default
+# Runs `finews check` and the metrics read: enough for a recent pool and a baseline of 20 runs each.
+CHECK_RUNS = 41
 T = TypeVar("T")
 
 
@@ -152,15 +157,47 @@ def share_arguments(values: list[str], from_file: str | None) -> tuple[list[str]
 
 
 def _status(args: argparse.Namespace) -> int:
-    from crawler.output import CrawlError
-    from crawler.status import status_report
+    import json
+    from datetime import datetime, timezone
+
+    from crawler.health import HealthUnknown, read_facts
+    from crawler.status import status_document, status_report
 
     try:
-        print(status_report(args.output, args.runs))
-    except (FileNotFoundError, CrawlError) as error:
-        print(f"finews status: {error}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(status_document(read_facts(args.output, args.runs)), ensure_ascii=False, indent=2))
+        elif args.metrics:
+            from crawler.check import Thresholds
+            from crawler.metrics import metrics_text
+
+            facts = read_facts(args.output, CHECK_RUNS)
+            sys.stdout.write(metrics_text(facts, Thresholds(), datetime.now(timezone.utc)))
+        else:
+            print(status_report(args.output, args.runs))
+    except HealthUnknown as error:
+        print(f"{args.parser.prog}: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from crawler.check import UNKNOWN, Thresholds, evaluate, report
+    from crawler.health import HealthUnknown, read_facts
+
+    limits = Thresholds(
+        max_age_minutes=args.max_age_minutes, new_post_hours=args.new_post_hours, failed_runs=args.failed_runs,
+        warn=args.warn, crit=args.crit, min_posts=args.min_posts, baseline_runs=args.baseline_runs,
+    )
+    try:
+        facts = read_facts(args.output, CHECK_RUNS)
+    except HealthUnknown as error:
+        print(f"UNKNOWN - {error}")
+        return UNKNOWN
+    state, text = report(facts, evaluate(facts, limits, args.now or datetime.now(timezone.utc)))
+    print(text)
+    return state
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -394,16 +431,24 @@ _SHAPE_ERRORS = ("unrecognized arguments", "the following arguments are required
 
 class CommandParser(argparse.ArgumentParser):
     """An argparse parser whose errors are one line on stderr and exit 2: ``finews crawl: what is wrong``,
-    with the command's own usage on that line when the mistake is in the shape of the command line."""
+    with the command's own usage on that line when the mistake is in the shape of the command line.
+    A monitoring plugin's (``nagios_plugin``) is UNKNOWN instead: on stdout, exit 3, as plugins report."""
+
+    nagios_plugin = False
 
     def error(self, message: str) -> NoReturn:
         line = f"{self.prog}: {message}"
         if message.startswith(_SHAPE_ERRORS):
             line += "; usage: " + " ".join(self.format_usage().split()).removeprefix("usage: ")
+        if self.nagios_plugin:
+            print(f"UNKNOWN - {line}")
+            self.exit(NAGIOS_UNKNOWN)
         self.exit(EXIT_USAGE, line + "\n")
 
 
 def exit_codes(*codes: int) -> str:
+    if not codes:
+        return ""
     return "exit codes:\n" + "\n".join(f"  {code:<4} {EXIT_CODES[code]}" for code in codes)
 
 
@@ -451,6 +496,8 @@ def installed_version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from crawler.check import Thresholds
+
     parser = CommandParser(
         prog="finews", description="Archive the finews site into SQLite and Jekyll posts.",
         epilog=exit_codes(0, 1, 2, 75, 130) + "\n\n`finews COMMAND --help` for a command's options.",
@@ -507,10 +554,45 @@ def build_parser() -> argparse.ArgumentParser:
     share.set_defaults(run=_share)
 
     status = add_command(commands, "status", "show the archive's size, a running crawl and the last runs",
-                         "Reads the archive only; safe while a crawl runs.")
+                         "Reads the archive only (safe while a crawl runs, and on a read-only copy).")
     add_output_option(status)
     status.add_argument("--runs", type=positive_number, default=STATUS_RUNS, metavar="N", help="runs to list")
+    shape = status.add_mutually_exclusive_group()
+    shape.add_argument("--json", action="store_true", help="as one JSON object (docs/status-json.md)")
+    shape.add_argument("--metrics", action="store_true",
+                       help="as Prometheus metrics, for node_exporter's textfile collector (with finews check's states)")
     status.set_defaults(run=_status)
+
+    check = add_command(
+        commands, "check", "tell a monitoring system whether the archive is healthy (a Nagios plugin)",
+        "The first line: OK, WARNING, CRITICAL or UNKNOWN, what is wrong, and performance data; then a line per "
+        "check. Read-only. Rates compare the newest runs with earlier ones (README: Running it for months).",
+        codes=(),
+    )
+    check.nagios_plugin = True
+    check.epilog = ("exit codes (Nagios plugin):\n  0    OK\n  1    WARNING: a rate got worse by --warn, or the last "
+                    "run failed\n  2    CRITICAL: no finished run or no new post for too long, a rate worse by "
+                    "--crit, or --failed-runs failed in a row\n  3    UNKNOWN: no readable archive, or a usage error")
+    add_output_option(check)
+    defaults = Thresholds()
+    check.add_argument("--max-age-minutes", type=seconds, default=defaults.max_age_minutes, metavar="M",
+                       help="CRITICAL when no run has finished for M minutes")
+    check.add_argument("--new-post-hours", type=seconds, default=defaults.new_post_hours, metavar="H",
+                       help="CRITICAL when no post was archived for the first time in H hours")
+    check.add_argument("--failed-runs", type=positive_number, default=defaults.failed_runs, metavar="N",
+                       help="the last run failed or abandoned: WARNING; N in a row: CRITICAL")
+    check.add_argument("--warn", type=fraction, default=defaults.warn, metavar="F",
+                       help="WARNING when a rate (rejects, share failures, source/editor/body coverage) is worse than "
+                            "the earlier runs' by F (0.2: 20 points)")
+    check.add_argument("--crit", type=fraction, default=defaults.crit, metavar="F",
+                       help="CRITICAL when worse by F (the share-failure rate only warns: bodies still come from pages)")
+    check.add_argument("--min-posts", type=positive_number, default=defaults.min_posts, metavar="N",
+                       help="judge a rate on at least N posts (the newest runs pooled until they hold N)")
+    check.add_argument("--baseline-runs", type=positive_number, default=defaults.baseline_runs, metavar="N",
+                       help="pool at most N runs for the newest rate, and N for the baseline")
+    check.add_argument("--now", type=instant, default=None, metavar="INSTANT",
+                       help="judge as of this ISO 8601 instant with its zone (default: now), to test or replay")
+    check.set_defaults(run=_check)
 
     copy = add_command(
         commands, "backup", "copy the archive safely, even while a crawl writes to it",

@@ -1,18 +1,16 @@
-"""``finews status``: the archive's size, whether a crawl is running now, and the last runs."""
+"""``finews status``: the archive's size, whether a crawl is running now, and the last runs; as text, as JSON
+(a documented shape: docs/status-json.md) or as metrics (crawler/metrics.py). Read-only (crawler/health.py)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crawler.lock import LOCK_FILE, lock_holder
-from crawler.output import open_archive
-from pipelines.archive import ARCHIVE_FILE
+from crawler.health import ArchiveFacts, read_facts
 from pipelines.frontmatter import POSTS_DIR
-
-# How status shows a run marked running that no live process holds.
-ABANDONED = "abandoned"
+from pipelines.schema import CRAWL_RUNS
 # (heading, crawl_runs column, width)
 _COUNT_COLUMNS = (
     ("requests", "requests", 8), ("new", "new", 5), ("updated", "updated", 7), ("merged", "merged", 6),
@@ -27,9 +25,7 @@ LEGEND = (
 )
 
 
-def _size(path: Path) -> str:
-    """The archive's size on disk, its WAL included."""
-    size = float(sum(part.stat().st_size for part in path.parent.glob(path.name + "*") if part.is_file()))
+def _size(size: float) -> str:
     if size < 1024:
         return f"{size:.0f} B"
     for unit in ("KB", "MB"):
@@ -49,17 +45,8 @@ def _ran(run: dict[str, Any]) -> str:
     return f"{seconds:.0f} s" if seconds < 600 else f"{seconds / 60:.0f} min"
 
 
-def shown_status(run: dict[str, Any], crawl_running: bool) -> str:
-    """A run still marked ``running`` when no process holds the lock belongs to a process that died
-    (kill -9, power loss): ``abandoned``. Only the next crawl, holding the lock, records it ``interrupted``
-    (``mark_abandoned_runs``): status is a reader and writes nothing."""
-    if run["status"] == "running" and not crawl_running:
-        return ABANDONED
-    return run["status"]
-
-
-def run_line(run: dict[str, Any], crawl_running: bool) -> str:
-    status = shown_status(run, crawl_running)
+def run_line(run: dict[str, Any]) -> str:
+    status = run["shown_status"]
     sessions = 1 + (run.get("resumes") or 0)
     exit_code = "-" if run["exit_code"] is None else str(run["exit_code"])
     counts = "  ".join(f"{run[column] or 0:>{width}}" for _heading, column, width in _COUNT_COLUMNS)
@@ -70,34 +57,83 @@ def run_line(run: dict[str, Any], crawl_running: bool) -> str:
 
 
 def status_report(output: Path, runs: int) -> str:
-    archive_path = output / ARCHIVE_FILE
-    if not archive_path.exists():
-        raise FileNotFoundError(f"no archive at {archive_path}")
-    holder = lock_holder(output / LOCK_FILE)
-    archive = open_archive(output)
-    try:
-        sizes = archive.sizes()
-        recent = archive.recent_runs(runs)
-    finally:
-        archive.close()
-    posts_dir = output / POSTS_DIR
-    files = sum(1 for path in posts_dir.iterdir() if path.is_file()) if posts_dir.is_dir() else 0
+    """Raises HealthUnknown when there is no archive or it cannot be read."""
+    facts = read_facts(output, runs)
     lines = [
-        f"archive {archive_path} ({_size(archive_path)}): {sizes['posts']} posts, {sizes['rejects']} rejects, "
-        f"{sizes['frontier']} pending in the frontier, {sizes['revisions']} earlier versions; "
-        f"{files} files in {posts_dir}",
-        "no crawl running" if holder is None else f"a crawl is running (pid {holder or 'unknown'})",
+        f"archive {facts.path} ({_size(facts.size_bytes)}): {facts.posts} posts, {facts.rejects} rejects, "
+        f"{facts.frontier} pending in the frontier, {facts.revisions} earlier versions; "
+        f"{facts.post_files} files in {output / POSTS_DIR}",
+        "no crawl running" if facts.crawl_pid is None else f"a crawl is running (pid {facts.crawl_pid or 'unknown'})",
     ]
-    if not recent:
+    if not facts.runs:
         return "\n".join([*lines, "no runs yet"])
     headings = "  ".join(f"{heading:>{width}}" for heading, _column, width in _COUNT_COLUMNS)
     lines.append(
         f"{'run':>5}  {'status':<11}  {'mode':<11}  {'started (UTC)':<25}  {'ran':>6}  {'sessions':>8}  {'exit':>4}  "
         f"{headings}"
     )
-    for run in recent:
-        lines.append(run_line(run, crawl_running=holder is not None))
+    for run in facts.runs:
+        lines.append(run_line(run))
         if run.get("failure"):
             lines.append(f"{'':>5}  why: {run['failure']}")
     lines.extend(LEGEND)
     return "\n".join(lines)
+
+
+# The shape of `finews status --json`; a new key is added at the end, an old one never changes meaning.
+STATUS_JSON_FORMAT = 1
+ARCHIVE_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("path", "string", "The archive file."),
+    ("size_bytes", "integer", "Its bytes on disk, its WAL included."),
+    ("schema_version", "integer", "`PRAGMA user_version` (docs/schema.md)."),
+    ("posts", "integer", "Posts archived (one per infoCode)."),
+    ("rejects", "integer", "Pages that could not be archived."),
+    ("frontier", "integer", "Posts requested and not yet archived: the next run fetches them first."),
+    ("revisions", "integer", "Earlier versions of changed posts."),
+    ("post_files", "integer", "Files in `_posts/`."),
+    ("last_change_seq", "integer or null", "The change feed's last sequence number (`finews changes`)."),
+    ("last_first_seen_at", "string or null", "UTC ISO 8601: when a post was last archived for the first time."),
+)
+
+
+def status_document(facts: ArchiveFacts) -> dict[str, Any]:
+    """`finews status --json`: every run's crawl_runs columns (null where an older archive lacks one)."""
+    return {
+        "format": STATUS_JSON_FORMAT,
+        "archive": {key: str(getattr(facts, key)) if key == "path" else getattr(facts, key) for key, _, _ in ARCHIVE_KEYS},
+        "crawl": {"running": facts.crawl_pid is not None, "pid": facts.crawl_pid or None},
+        "runs": [{**{column.name: run.get(column.name) for column in CRAWL_RUNS.columns},
+                  "shown_status": run["shown_status"]} for run in facts.runs],
+    }
+
+
+def status_json_markdown() -> str:
+    lines = [
+        "# `finews status --json`",
+        "",
+        "Generated from `crawler/status.py` and `pipelines/schema.py`; do not edit by hand:",
+        "`python -m crawler.status > docs/status-json.md`.",
+        "",
+        f"One JSON object. `format` is {STATUS_JSON_FORMAT}: keys are only ever added, never renamed or given "
+        "another meaning. `finews status --json --runs N` lists the newest N runs, newest first.",
+        "",
+        "| key | JSON type | meaning |",
+        "|---|---|---|",
+        "| `format` | integer | This shape's version. |",
+    ]
+    lines += [f"| `archive.{key}` | {kind} | {doc} |" for key, kind, doc in ARCHIVE_KEYS]
+    lines += [
+        "| `crawl.running` | boolean | A crawl holds the output's lock now. |",
+        "| `crawl.pid` | integer or null | Its process id, when known. |",
+        "| `runs` | array of objects | The newest runs, newest first: every `crawl_runs` column below (null "
+        "where the archive is older than the column), and `shown_status`. |",
+    ]
+    kinds = {str: "string", int: "integer", float: "number"}
+    lines += [f"| `runs[].{column.name}` | {kinds[column.type]} or null | {column.doc} |" for column in CRAWL_RUNS.columns]
+    lines.append("| `runs[].shown_status` | string | `status`, but `abandoned` for a run marked `running` that no "
+                 "live process holds (its process died; the next crawl records it `interrupted`). |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(status_json_markdown())

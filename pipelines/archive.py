@@ -35,6 +35,11 @@ RUN_COUNTS = (
     "requests", "new", "updated", "merged", "unchanged", "skipped_known", "skipped_rejected", "rejected", "errors",
     "files_written",
 )
+# What the run's new posts carried, counted as each is archived (so exact across resumes and kills):
+# ``finews check`` compares each share with earlier runs' to see the parser stop fitting the site.
+COVERAGE_COUNTS = (
+    "new_outlet", "new_with_source", "new_with_editor", "new_with_body", "new_shareable", "new_body_from_page",
+)
 # Also summed over the run's sessions, but not a count.
 RUNNING_SECONDS = "running_seconds"
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
@@ -229,7 +234,7 @@ class Archive:
                 f"INSERT OR IGNORE INTO {POST_URLS.name} (url, kind, info_code, first_seen_at) VALUES (?, ?, ?, ?)",
                 [(url, kind, item.info_code, now) for kind, url in item.seen_urls],
             )
-            self.add_to_run(run_id, {change: 1})
+            self.add_to_run(run_id, {change: 1, **(coverage_counts(item) if change == "new" else {})})
         return change
 
     def _is_other_route(self, item: PostItem) -> bool:
@@ -478,7 +483,7 @@ class Archive:
         with self.db.atomic():
             table = self.db[CRAWL_RUNS.name].insert(
                 {"site": site, "started_at": utc_now(), "status": "running", "mode": mode, "resumes": 0,
-                 **dict.fromkeys(RUN_COUNTS, 0), RUNNING_SECONDS: 0.0}
+                 **dict.fromkeys((*RUN_COUNTS, *COVERAGE_COUNTS), 0), RUNNING_SECONDS: 0.0}
             )
         return table.last_pk
 
@@ -494,7 +499,7 @@ class Archive:
         """Add ``counts`` (crawl_runs count columns, and ``running_seconds``) to a run's."""
         if run_id is None or not counts:
             return
-        unknown = set(counts) - {*RUN_COUNTS, RUNNING_SECONDS}
+        unknown = set(counts) - {*RUN_COUNTS, *COVERAGE_COUNTS, RUNNING_SECONDS}
         if unknown:
             raise ValueError(f"not crawl_runs counts: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = coalesce({name}, 0) + ?" for name in counts)
@@ -556,6 +561,20 @@ class Archive:
             "revisions": self._count(POST_REVISIONS.name),
             "runs": self._count(CRAWL_RUNS.name),
         }
+
+
+def coverage_counts(item: PostItem) -> dict[str, int]:
+    """A new post's part in its run's field coverage (COVERAGE_COUNTS)."""
+    outlet = item.kind in ("media", "market")
+    shareable = item.kind != "sitenews"
+    return {
+        "new_outlet": int(outlet),
+        "new_with_source": int(outlet and bool(item.source)),
+        "new_with_editor": int(outlet and bool(item.editor)),
+        "new_with_body": int(bool((item.body_text or "").strip())),
+        "new_shareable": int(shareable),
+        "new_body_from_page": int(shareable and item.body_origin != "share"),
+    }
 
 
 def item_from_row(row: Mapping[str, Any]) -> PostItem:

@@ -345,6 +345,42 @@ CRAWL_RUNS = Table(
             "recorded before migration 006.",
             since=6,
         ),
+        Column(
+            "new_outlet",
+            int,
+            "New posts of an outlet (`kind` `media` or `market`): the base of the source and editor coverage. Field coverage: `finews check` compares a run's shares with earlier runs'.",
+            since=10,
+        ),
+        Column(
+            "new_with_source",
+            int,
+            "New outlet posts with a `source`. Field coverage: `finews check` compares a run's shares with earlier runs'.",
+            since=10,
+        ),
+        Column(
+            "new_with_editor",
+            int,
+            "New outlet posts with an `editor`. Field coverage: `finews check` compares a run's shares with earlier runs'.",
+            since=10,
+        ),
+        Column(
+            "new_with_body",
+            int,
+            "New posts whose `body_text` is not empty. Field coverage: `finews check` compares a run's shares with earlier runs'.",
+            since=10,
+        ),
+        Column(
+            "new_shareable",
+            int,
+            "New posts the share host has a text for (every kind but `sitenews`): the base of the share-failure rate. Field coverage: `finews check` compares a run's shares with earlier runs'.",
+            since=10,
+        ),
+        Column(
+            "new_body_from_page",
+            int,
+            "New shareable posts whose body came from the page, not the share host (`body_origin` not `share`). Field coverage: `finews check` compares a run's shares with earlier runs'.",
+            since=10,
+        ),
     ),
 )
 
@@ -626,6 +662,12 @@ def _m009_change_feed(db: sqlite_utils.Database) -> None:
     POST_CHANGES.create(db, 9)
 
 
+def _m010_field_coverage(db: sqlite_utils.Database) -> None:
+    for table in TABLES:
+        table.create(db, 10)
+        table.add_columns(db, 10)
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
@@ -637,6 +679,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("007_search_index_found_by_other_tools", _m007_search_index_found_by_other_tools),
     ("008_share_status_values", _m008_share_status_values),
     ("009_change_feed", _m009_change_feed),
+    ("010_field_coverage", _m010_field_coverage),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -23,6 +23,7 @@ the shape of the real ids (``202112272226582498``); dates fall within three days
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -341,6 +342,17 @@ def _outlet_file(title: str, instant: datetime, outlet: Outlet, body: str, code:
 def _unusable_date(text: str) -> str:
     head, _, rest = text.partition("\ndate: ")
     return head + "\n" + UNUSABLE_DATE + rest[rest.index("\n") :]
+
+
+# The outlet's line at the end of a body: what a redesign of the site could drop (without_source_lines).
+_SOURCE_LINE = re.compile(r'<p class="em_media">[（(]文章来源[：:].*?[）)]</p>', re.S)
+
+
+def without_source_lines(files: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The post files as a redesigned site would serve them: no ``（文章来源：…）`` line in any body, on the
+    post pages and the share host alike; for testing that ``finews check`` notices the parser no longer
+    finding a field."""
+    return [(name, _SOURCE_LINE.sub("", text)) for name, text in files]
 
 
 class ForeignPostFiles(ValueError):
