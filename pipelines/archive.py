@@ -295,8 +295,9 @@ class Archive:
         A post is known when its own page was archived (OWN_PAGE_ARCHIVED_SQL), or read and rejected; a
         known post is skipped, unless ``refetch_known``. The article of every listed post is marked seen
         (``last_seen_at``), by name or infoCode. A post this run already accounted for in an earlier session
-        (``listed_posts``: skipped, requested, archived or rejected before a kill or a stop) is neither
-        fetched nor counted again: what it left undone is in the frontier. Every post to
+        (``listed_posts``: skipped, requested, archived or rejected before a kill or a stop) is not counted
+        again, nor fetched again once archived or rejected; one with neither outcome is fetched, whatever
+        the frontier says: a count may be off by one after a fault, a post is never lost. Every post to
         fetch is put in the frontier first, so it survives any crash until it is archived. (A post still
         in the frontier was already requested by this run: the spider requests the frontier first.)
         Indexed lookups only: the archive's size does not matter.
@@ -307,11 +308,11 @@ class Archive:
         with self.db.atomic():
             for link in links:
                 self.db.execute(MARK_SEEN_SQL, [now, run_id, link.info_code, link.name])
-                if run_id is not None and self.db.execute(LIST_POST_SQL, [link.name, run_id]).rowcount == 0:
-                    continue
+                accounted = run_id is not None and self.db.execute(LIST_POST_SQL, [link.name, run_id]).rowcount == 0
                 known = self._known_as(link)
-                if known is not None and not refetch_known:
-                    skipped[known] += 1
+                if known is not None and (accounted or not refetch_known):
+                    if not accounted:
+                        skipped[known] += 1
                     continue
                 self.db.execute(
                     f"INSERT OR IGNORE INTO {FRONTIER.name} (name, url, discovered_at, run_id) VALUES (?, ?, ?, ?)",

@@ -117,8 +117,8 @@ def test_the_output_folder_is_created_but_never_its_parents(tmp_path):
     result = finews("crawl", "--output", "missing/out", cwd=tmp_path)
     assert result.returncode == 2 and not (tmp_path / "missing").exists()
     assert result.stderr.strip() == ("finews crawl: argument --output: missing/out: its parent folder "
-                                     f"{tmp_path / 'missing'} does not exist (finews creates the output folder, "
-                                     "not the folders above it)")
+                                     f"{tmp_path / 'missing'} does not exist (finews creates the folder, "
+                                     "never the folders above it)")
 
 
 def test_scrapy_crawl_refuses_a_locked_output_with_75_and_one_line(tmp_path):

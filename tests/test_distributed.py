@@ -263,9 +263,9 @@ def test_redis_lost_mid_run_is_one_line_and_exit_1_and_a_resume_finishes_the_run
 def test_an_unusable_setting_is_refused_before_the_run_starts(redis_server, tmp_path):
     result = finews("crawl", "--redis", redis_server.url, "--output", "out", "-s", "FINEWS_WORKER_TTL=soon",
                     cwd=tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.strip() == "finews crawl: setting FINEWS_WORKER_TTL='soon' is not a number"
-    assert not (tmp_path / "out" / "archive.db").exists()
+    assert result.returncode == 2
+    assert result.stderr.strip() == "finews crawl: argument -s/--set: FINEWS_WORKER_TTL='soon': not a number"
+    assert not (tmp_path / "out").exists()
 
 
 def test_sigterm_stops_the_crawl_and_its_workers_and_resume_finishes_the_run(slow_replica, redis_server, tmp_path):
