@@ -252,7 +252,8 @@ POSTS = Table(
             "change_seq",
             int,
             "The change feed's sequence number of the post's last change: every insert, and every update of its "
-            "public record (anything in posts.jsonl but `last_seen_at`, its URLs included), takes the next value "
+            "public record (anything in posts.jsonl but `last_seen_at` and `updated_at`, its URLs included), "
+            "takes the next value "
             "of one archive-wide sequence that never goes back (`finews changes --after SEQ`; see The change feed).",
             since=9,
         ),
@@ -505,11 +506,12 @@ POST_CHANGES = ChangeSequence(
     "posts",
     "change_seq",
     # The public record's columns as of migration 009, but last_seen_at (every run moves it for every listed
-    # post) and published_day (generated from published_at).
+    # post), updated_at (a reparse rewrites it on posts it rebuilds unchanged: alone, it is no change) and
+    # published_day (generated from published_at).
     ("name", "title", "published_at", "category", "tags", "kind", "media", "source", "editor", "digest",
      "body_html", "body_origin", "body_text", "summary", "share_url", "article_url", "post_url",
-     "back_link_lines", "share_status", "content_hash", "file_name", "first_seen_at", "updated_at",
-     "share_fetched_at", "share_detail"),
+     "back_link_lines", "share_status", "content_hash", "file_name", "first_seen_at", "share_fetched_at",
+     "share_detail"),
     (("post_urls", "info_code"),),
     "info_code",
     since=9,
