@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
@@ -115,65 +117,29 @@ def instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant with its zone") from None
 
 
-def fraction(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number from 0 to 1: {text!r}") from None
-    if not 0 <= number <= 1:
-        raise argparse.ArgumentTypeError(f"not a number from 0 to 1: {number}")
-    return number
+def number_in(kind: type[int] | type[float], low: float, high: float, what: str) -> Callable[[str], Any]:
+    """A parser of one ``kind`` of number from ``low`` to ``high``, refusing anything else as ``what``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            number = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not low <= number <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"not {what}: {number}")
+        return number
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
 
 
-def positive_number(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {number}")
-    return number
-
-
-def sequence_number(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a sequence number: {text!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"not a sequence number (0 or more): {number}")
-    return number
-
-
-def synthetic_count(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if number < MIN_SYNTHETIC_POSTS:
-        raise argparse.ArgumentTypeError(f"a synthetic site has at least {MIN_SYNTHETIC_POSTS} posts (one of each "
-                                         f"kind): {number}")
-    return number
-
-
-def port_number(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number (0 to 65535): {number}")
-    return number
-
-
-def seconds(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not number >= 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
-    return number
+fraction = number_in(float, 0, 1, "a number from 0 to 1")
+positive_number = number_in(int, 1, math.inf, "a whole number of at least 1")
+sequence_number = number_in(int, 0, math.inf, "a sequence number (0 or more)")
+synthetic_count = number_in(int, MIN_SYNTHETIC_POSTS, math.inf,
+                            f"a number of synthetic posts (at least {MIN_SYNTHETIC_POSTS}: one of each kind)")
+port_number = number_in(int, 0, 65535, "a port number (0 to 65535)")
+seconds = number_in(float, 0, math.inf, "a number of seconds (0 or more)")
 
 
 @cache

@@ -41,6 +41,10 @@ class Thresholds:
     min_posts: int = 10  # a rate is judged on at least this many posts, now and before
     baseline_runs: int = 20  # runs pooled at most, for the recent rate and for the baseline each
 
+    def runs_read(self) -> int:
+        """The newest runs the checks need: a recent pool and a baseline, and the run in progress."""
+        return 2 * self.baseline_runs + 1
+
 
 @dataclass(frozen=True)
 class Finding:

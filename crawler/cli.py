@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 from crawler.arguments import (
     MIN_SYNTHETIC_POSTS,
     existing_folder,
+    fraction,
+    instant,
     output_folder,
     port_number,
     positive_number,
     redis_url,
-    fraction,
-    instant,
     seconds,
     sequence_number,
     setting,
@@ -39,8 +39,6 @@ NAGIOS_UNKNOWN = 3
 STATUS_RUNS = 10
 SEARCH_LIMIT = 20
 SERVE_PORT = 8001  # Datasette's own default
-# Runs `finews check` and the metrics read: enough for a recent pool and a baseline of 20 runs each.
-CHECK_RUNS = 41
 T = TypeVar("T")
 
 
@@ -170,8 +168,9 @@ def _status(args: argparse.Namespace) -> int:
             from crawler.check import Thresholds
             from crawler.metrics import metrics_text
 
-            facts = read_facts(args.output, CHECK_RUNS)
-            sys.stdout.write(metrics_text(facts, Thresholds(), datetime.now(timezone.utc)))
+            limits = Thresholds()
+            facts = read_facts(args.output, limits.runs_read())
+            sys.stdout.write(metrics_text(facts, limits, datetime.now(timezone.utc)))
         else:
             print(status_report(args.output, args.runs))
     except HealthUnknown as error:
@@ -191,7 +190,7 @@ def _check(args: argparse.Namespace) -> int:
         warn=args.warn, crit=args.crit, min_posts=args.min_posts, baseline_runs=args.baseline_runs,
     )
     try:
-        facts = read_facts(args.output, CHECK_RUNS)
+        facts = read_facts(args.output, limits.runs_read())
     except HealthUnknown as error:
         print(f"UNKNOWN - {error}")
         return UNKNOWN

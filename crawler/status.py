@@ -11,6 +11,7 @@ from typing import Any
 from crawler.health import ArchiveFacts, read_facts
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import CRAWL_RUNS
+
 # (heading, crawl_runs column, width)
 _COUNT_COLUMNS = (
     ("requests", "requests", 8), ("new", "new", 5), ("updated", "updated", 7), ("merged", "merged", 6),

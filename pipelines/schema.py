@@ -557,6 +557,13 @@ VIEWS = (LATEST_POSTS, POSTS_PER_DAY)
 MIGRATIONS_TABLE = "schema_migrations"
 
 
+def _materialise_tables(db: sqlite_utils.Database, migration: int) -> None:
+    """The tables and columns migration ``migration`` added (Table.create, Table.add_columns)."""
+    for table in TABLES:
+        table.create(db, migration)
+        table.add_columns(db, migration)
+
+
 def _m001_initial(db: sqlite_utils.Database) -> None:
     for table in TABLES:
         table.create(db)
@@ -565,18 +572,14 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
 
 
 def _m002_scheduled_runs(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db, 2)
-        table.add_columns(db, 2)
+    _materialise_tables(db, 2)
     # Incremental runs ask, for every listed post, whether its name or infoCode is archived.
     db["posts"].create_index(["name"])
     db["rejects"].create_index(["post_name"])
 
 
 def _m003_routes_and_share_texts(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db, 3)
-        table.add_columns(db, 3)
+    _materialise_tables(db, 3)
     db["post_urls"].create_index(["info_code"])
     # What older archives already know: each row's own URLs, and its share text where the body is it.
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -591,9 +594,7 @@ def _m003_routes_and_share_texts(db: sqlite_utils.Database) -> None:
 
 
 def _m004_search_views_pages(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db, 4)
-        table.add_columns(db, 4)
+    _materialise_tables(db, 4)
     # The replay of `finews reparse` reads the post pages (by callback) without touching a body.
     db["pages"].create_index(["callback", "status"])
     # posts_per_day counts off this index alone.
@@ -605,15 +606,11 @@ def _m004_search_views_pages(db: sqlite_utils.Database) -> None:
 
 
 def _m005_run_failures(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db, 5)
-        table.add_columns(db, 5)
+    _materialise_tables(db, 5)
 
 
 def _m006_exact_run_counts(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db, 6)
-        table.add_columns(db, 6)
+    _materialise_tables(db, 6)
 
 
 def _m007_search_index_found_by_other_tools(db: sqlite_utils.Database) -> None:
@@ -641,9 +638,7 @@ END"""
 
 
 def _m008_share_status_values(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db, 8)
-        table.add_columns(db, 8)
+    _materialise_tables(db, 8)
     db.execute(
         f"""UPDATE posts SET
             share_detail = CASE
@@ -658,16 +653,12 @@ def _m008_share_status_values(db: sqlite_utils.Database) -> None:
 
 
 def _m009_change_feed(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db, 9)
-        table.add_columns(db, 9)
+    _materialise_tables(db, 9)
     POST_CHANGES.create(db, 9)
 
 
 def _m010_field_coverage(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db, 10)
-        table.add_columns(db, 10)
+    _materialise_tables(db, 10)
 
 
 # Append only: a released migration is never edited, a new one is added after it.

@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy import Spider
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.crawler import Crawler
 
 from crawler.lock import LOCK_FILE, CrawlLocked, lock_holder
