@@ -15,7 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.faults import storage_faults_fail_the_run
+from crawler.faults import run_failed, storage_faults_fail_the_run
 from crawler.items import PostItem
 from crawler.pages.listing import post_name
 from pipelines.archive import REPARSE_MODE, RUNNING_SECONDS, Archive
@@ -126,6 +126,10 @@ class SqliteStorePipeline:
         share host alone (``finews share``) was not fetched from the site: a frontier row stays for the crawl.
         Nor has a record the ingest of a distributed crawl wrote (no response): Redis keeps that frontier.
         """
+        if run_failed(self.crawler):
+            # A storage fault can make SQLite roll back the whole open group, this post's record with it:
+            # settling it now would take it out of the frontier in a transaction of its own, and lose it.
+            return
         if isinstance(item, PostItem) and item.from_site and isinstance(response, Response):
             # Under every URL it was requested by: a post that redirected within the site was planned by the first.
             with storage_faults_fail_the_run(self.crawler):
@@ -133,6 +137,8 @@ class SqliteStorePipeline:
                     self.archive.settle_post(post_name(url), url, self.listed_run)
 
     def item_dropped(self, item: object, exception: BaseException) -> None:
+        if run_failed(self.crawler):
+            return  # as item_scraped: after a fault the frontier keeps what it holds, for the next run
         with storage_faults_fail_the_run(self.crawler):
             self._record_drop(exception)
 
