@@ -16,6 +16,7 @@ from crawler.postfile import parse_post_file
 from crawler.replica.generate import generate_site
 from pipelines.archive import Archive
 from pipelines.changes import changed_posts, reading
+from tests.older_archive import archive_at_version
 from tests.test_crawl import finews
 from tests.test_scheduled import info_code_of, replica, start_finews
 
@@ -139,16 +140,10 @@ def test_a_consumer_sees_every_change_once_across_a_crawl_a_full_run_and_a_backf
 
 
 def test_an_archive_from_before_the_feed_numbers_its_posts_in_the_order_they_changed(tmp_path: Path) -> None:
-    from pipelines.schema import MIGRATIONS, MIGRATIONS_TABLE, POST_CHANGES
-    from pipelines.sqlite_utils_lean import sqlite_utils
+    from pipelines.schema import POST_CHANGES
 
     path = tmp_path / "archive.db"
-    db = sqlite_utils.Database(path)
-    db[MIGRATIONS_TABLE].create({"name": str, "applied_at": str}, pk="name")
-    for number, (name, apply) in enumerate(MIGRATIONS[:POST_CHANGES.since - 1], start=1):
-        apply(db)
-        db[MIGRATIONS_TABLE].insert({"name": name, "applied_at": "2021-12-27T00:00:00+00:00"})
-        db.execute(f"PRAGMA user_version = {number}")
+    db = archive_at_version(path, POST_CHANGES.since - 1)
     updated = ["2021-12-28T01:00:00+00:00", "2021-12-27T01:00:00+00:00", "2021-12-29T01:00:00+00:00"]
     db["posts"].insert_all({"info_code": f"NW20211227222658249{index}", "title": "t", "updated_at": moment}
                            for index, moment in enumerate(updated))

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.cli import build_parser, main
-from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.postfile import SHANGHAI
 from crawler.replica.generate import generate_site
 from tests.test_crawl import ROOT, crawl_generated_site, finews
@@ -119,19 +118,6 @@ def test_the_output_folder_is_created_but_never_its_parents(tmp_path):
     assert result.stderr.strip() == ("finews crawl: argument --output: missing/out: its parent folder "
                                      f"{tmp_path / 'missing'} does not exist (finews creates the folder, "
                                      "never the folders above it)")
-
-
-def test_scrapy_crawl_refuses_a_locked_output_with_75_and_one_line(tmp_path):
-    (tmp_path / "out").mkdir()
-    with CrawlLock(tmp_path / "out" / LOCK_FILE):
-        result = subprocess.run(
-            [sys.executable, "-m", "scrapy", "crawl", "site", "-s", f"FINEWS_OUTPUT={tmp_path / 'out'}"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120,
-        )
-    assert result.returncode == 75
-    assert result.stderr.splitlines() == [f"scrapy crawl: another crawl (pid {os.getpid()}) is running on "
-                                          f"{tmp_path / 'out'}"]
-    assert not (tmp_path / "out" / "archive.db").exists()
 
 
 def test_scrapy_crawl_never_creates_missing_parents(tmp_path):

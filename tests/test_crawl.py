@@ -231,8 +231,10 @@ def test_scrapy_crawl_refuses_an_output_another_crawl_holds(tmp_path):
             [sys.executable, "-m", "scrapy", "crawl", "site", "-s", f"FINEWS_OUTPUT={tmp_path / 'out'}"],
             cwd=ROOT, capture_output=True, text=True, timeout=120,
         )
-    assert result.returncode != 0
-    assert f"another crawl (pid {os.getpid()}) is running on {tmp_path / 'out'}" in result.stderr
+    # Refused before Scrapy starts (no banner), as `finews crawl` refuses: exit 75 and one line.
+    assert result.returncode == 75
+    assert result.stderr.splitlines() == [f"scrapy crawl: another crawl (pid {os.getpid()}) is running on "
+                                          f"{tmp_path / 'out'}"]
     assert not (tmp_path / "out" / "archive.db").exists()
 
 

@@ -8,13 +8,13 @@ from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from crawler.items import PostItem
 from pipelines.archive import Archive
 from pipelines.dedupe import merge_routes
 from pipelines.normalize import SUMMARY_LENGTH, content_hash, take_share_text
-from pipelines.schema import MIGRATIONS, MIGRATIONS_TABLE, POSTS
+from pipelines.schema import MIGRATIONS, POSTS
+from tests.older_archive import archive_at_version
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "routes.md"
 CODE = "NW202112272226582498"
@@ -146,12 +146,7 @@ def test_the_archive_records_every_url_once_and_a_share_refresh_keeps_last_seen(
 def test_an_archive_from_before_post_urls_is_upgraded_with_what_it_knew(tmp_path: Path) -> None:
     """A version-2 archive (as released before migration 3): its rows' URLs and exact texts are carried over."""
     path = tmp_path / "archive.db"
-    db = sqlite_utils.Database(path)
-    db[MIGRATIONS_TABLE].create({"name": str, "applied_at": str}, pk="name")
-    for number, (name, apply) in enumerate(MIGRATIONS[:2], start=1):
-        apply(db)
-        db[MIGRATIONS_TABLE].insert({"name": name, "applied_at": "2021-12-27T00:00:00+00:00"})
-        db.execute(f"PRAGMA user_version = {number}")
+    db = archive_at_version(path, 2)
     version_2 = [column.name for column in POSTS.columns if column.since <= 2]
     for item in (outlet("share"), replace(emnews("page"), info_code="NW202112272226582499")):
         db["posts"].insert({name: getattr(item, name, None) for name in version_2 if hasattr(item, name)}

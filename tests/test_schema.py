@@ -9,6 +9,7 @@ import sqlite_utils
 from pipelines.archive import Archive
 from pipelines.public import public_markdown
 from pipelines.schema import MIGRATIONS, MIGRATIONS_TABLE, SCHEMA_VERSION, TABLES, SchemaError, schema_markdown
+from tests.older_archive import archive_at_version
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 JSONL_DOCS = DOCS.with_name("posts-jsonl.md")
@@ -173,13 +174,8 @@ VERSION_5_SEARCH_INDEX = (
 
 def version_5_archive(path):
     """An archive as finews wrote it at schema version 5, its search index as that version declared it."""
-    db = sqlite_utils.Database(path)
+    db = archive_at_version(path, 5)
     db.enable_wal()
-    db[MIGRATIONS_TABLE].create({"name": str, "applied_at": str}, pk="name")
-    for number, (name, apply) in enumerate(MIGRATIONS[:5], start=1):
-        apply(db)
-        db[MIGRATIONS_TABLE].insert({"name": name, "applied_at": "2021-12-27T00:00:00+00:00"})
-        db.execute(f"PRAGMA user_version = {number}")
     if not db["posts_fts"].exists():  # migration 004 made it up to version 5; migration 007 does now
         for statement in VERSION_5_SEARCH_INDEX:
             db.execute(statement)
@@ -275,12 +271,7 @@ LEGACY_SHARE_STATUSES = {
 
 def test_free_text_share_statuses_become_the_fixed_values_with_their_words_in_share_detail(tmp_path):
     path = tmp_path / "archive.db"
-    db = sqlite_utils.Database(path)
-    db[MIGRATIONS_TABLE].create({"name": str, "applied_at": str}, pk="name")
-    for number, (name, apply) in enumerate(MIGRATIONS[:5], start=1):
-        apply(db)
-        db[MIGRATIONS_TABLE].insert({"name": name, "applied_at": "2021-12-27T00:00:00+00:00"})
-        db.execute(f"PRAGMA user_version = {number}")
+    db = archive_at_version(path, 5)
     codes = {f"NW2021122722265824{index:02d}": status for index, status in enumerate(LEGACY_SHARE_STATUSES)}
     db["posts"].insert_all({**OLD_POSTS[0], "info_code": code, "name": code, "share_status": status}
                            for code, status in codes.items())
