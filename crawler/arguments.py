@@ -27,7 +27,8 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 # ISO 8601's extended forms only: a day, or an instant with its zone. A basic-form ``20211228`` or a
 # zone-less time would be guessed at, and a guess here silently selects the wrong posts.
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})")
+# The zone as RFC 3339 writes it, or as the site's post files do (``2021-12-28 06:00:00 +0800``).
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)? ?([Zz]|[+-]\d{2}:?\d{2})")
 # Settings Scrapy reads with getfloat although their defaults are whole numbers.
 _READ_AS_FLOAT = frozenset({"DOWNLOAD_DELAY", "DOWNLOAD_DELAY_JITTER", "DOWNLOAD_TIMEOUT", "DNS_TIMEOUT",
                             "CLOSESPIDER_TIMEOUT", "CLOSESPIDER_TIMEOUT_NO_ITEM"})
@@ -45,7 +46,7 @@ def site_url(text: str) -> str:
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} has a port that is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} has a port that is not a number from 0 to 65535") from None
     return text.strip()
 
 
@@ -69,6 +70,8 @@ def redis_url(text: str) -> str:
 def output_folder(text: str) -> Path:
     """The output folder: an existing folder, or one to create in an existing folder. Missing parents are
     refused rather than created, so that a typo in a crontab does not quietly start a second archive."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name (an unset variable in a script?)")
     path = Path(text)
     if path.exists():
         if not path.is_dir():
@@ -81,7 +84,27 @@ def output_folder(text: str) -> Path:
     return path
 
 
+def new_folder(text: str) -> Path:
+    """A folder to fill from scratch: missing (its parent existing) or empty; never one with files in it."""
+    path = output_folder(text)
+    if path.is_dir() and any(path.iterdir()):
+        raise argparse.ArgumentTypeError(f"{text} is not empty: give a new or empty folder")
+    return path
+
+
+def existing_path(text: str) -> Path:
+    """A folder a command reads (whether it holds an archive is the command's to say)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name (an unset variable in a script?)")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a folder")
+    return path
+
+
 def existing_folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name (an unset variable in a script?)")
     path = Path(text)
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is not a folder" if path.exists() else f"{text} does not exist")
@@ -97,7 +120,7 @@ def since_instant(text: str) -> str:
         if _DAY.fullmatch(value):
             instant = datetime.combine(date.fromisoformat(value), time(), SHANGHAI)
         elif _INSTANT.fullmatch(value):
-            instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            instant = _parse_instant(value)
         else:
             raise ValueError("not a day or an instant with a zone")
     except ValueError:
@@ -107,14 +130,22 @@ def since_instant(text: str) -> str:
     return instant.astimezone(SHANGHAI).isoformat()
 
 
+def _parse_instant(value: str) -> datetime:
+    """An _INSTANT match as a datetime (ValueError for a day or time that does not exist)."""
+    date_part, time_part = value[:10], value[11:].replace(" ", "")
+    time_part = re.sub(r"[Zz]$", "+00:00", time_part)
+    time_part = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", time_part)
+    return datetime.fromisoformat(f"{date_part}T{time_part}")
+
+
 def instant(text: str) -> datetime:
     """An ISO 8601 instant with its zone."""
-    if not _INSTANT.fullmatch(text.strip()):
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant with its zone (2021-12-27T22:00Z)")
     try:
-        return datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        if not _INSTANT.fullmatch(text.strip()):
+            raise ValueError(text)
+        return _parse_instant(text.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant with its zone") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 instant with its zone (2021-12-27T22:00Z)") from None
 
 
 def number_in(kind: type[int] | type[float], low: float, high: float, what: str) -> Callable[[str], Any]:
@@ -140,6 +171,9 @@ synthetic_count = number_in(int, MIN_SYNTHETIC_POSTS, math.inf,
                             f"a number of synthetic posts (at least {MIN_SYNTHETIC_POSTS}: one of each kind)")
 port_number = number_in(int, 0, 65535, "a port number (0 to 65535)")
 seconds = number_in(float, 0, math.inf, "a number of seconds (0 or more)")
+# Bounded so that a deadline stays a date (ten years).
+minutes = number_in(float, 0, 10 * 366 * 24 * 60, "a number of minutes (0 to ten years)")
+hours = number_in(float, 0, 10 * 366 * 24, "a number of hours (0 to ten years)")
 
 
 @cache
@@ -160,6 +194,8 @@ def setting(text: str) -> tuple[str, str]:
     name, equals, value = text.partition("=")
     if not equals or not name.isidentifier() or not name.isupper():
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE with an upper-case setting name")
+    if name in _SET_BY_OPTIONS:
+        raise argparse.ArgumentTypeError(f"{name} is what {_SET_BY_OPTIONS[name]} says: give that instead")
     known = known_settings()
     if name not in known:
         closest = difflib.get_close_matches(name, known, n=1, cutoff=0.8 if name.startswith("FINEWS_") else 0.9)
@@ -178,8 +214,11 @@ def setting(text: str) -> tuple[str, str]:
     return name, value
 
 
+# Settings a finews command takes from its options (one folder, one site, one run: two sources could disagree).
+_SET_BY_OPTIONS = {"FINEWS_OUTPUT": "--output", "FINEWS_SITE_URL": "--site", "FINEWS_FULL": "--full",
+                   "FINEWS_RUN_ID": "the run finews starts or --resume", "FINEWS_REPLAY": "finews reparse"}
 # Settings that say what an option says: checked as the option is.
-_CHECKED_LIKE_OPTIONS = {"FINEWS_SITE_URL": site_url, "FINEWS_OUTPUT": output_folder, "FINEWS_REDIS_URL": redis_url}
+_CHECKED_LIKE_OPTIONS = {"FINEWS_REDIS_URL": redis_url}
 
 
 def _setting_value_problem(name: str, default: Any, value: str) -> str | None:

@@ -10,10 +10,12 @@ exactly the posts in the copy (a file the crawl wrote after the snapshot would b
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from crawler.faults import storage_fault
 from crawler.output import CrawlError, make_output_folder
 from pipelines.archive import ARCHIVE_FILE
 from pipelines.export import export_frontmatter
@@ -41,17 +43,25 @@ def backup(output: Path, destination: Path, with_posts: bool = False) -> BackupS
     source = output / ARCHIVE_FILE
     if not source.is_file():
         raise CrawlError(f"no archive at {source}")
+    created = not destination.exists()
     make_output_folder(destination)
     if any(destination.iterdir()):
         raise CrawlError(f"{destination} is not empty: a backup goes into a new or empty folder")
     partial = destination / PARTIAL_BACKUP
+    target = destination / ARCHIVE_FILE
     try:
         posts = _copy_checked(source, partial)
-        target = destination / ARCHIVE_FILE
         partial.replace(target)
+        files = export_frontmatter(destination).written if with_posts else None
+    except (OSError, sqlite3.Error) as error:
+        # Nothing half-made is left to pass for a backup: the folder goes too, if this made it.
+        shutil.rmtree(destination / POSTS_DIR, ignore_errors=True)
+        target.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(destination, ignore_errors=True)
+        raise CrawlError(f"backup into {destination} failed: {storage_fault(error, partial) or error}") from None
     finally:
         partial.unlink(missing_ok=True)
-    files = export_frontmatter(destination).written if with_posts else None
     return BackupSummary(target, posts, target.stat().st_size, files)
 
 

@@ -160,7 +160,9 @@ def evaluate(facts: ArchiveFacts, limits: Thresholds, now: datetime) -> list[Fin
             findings.append(Finding(CRITICAL, "freshness", f"no run finished for {_duration(age)} "
                                                             f"(last: run {finished[0]['id']})"))
     elif facts.runs:
-        findings.append(Finding(CRITICAL, "freshness", f"no run has finished in the last {len(facts.runs)} runs"))
+        unfinished = ("no run has finished yet" if len(facts.runs) < limits.runs_read()
+                      else f"none of the last {len(facts.runs)} runs finished")
+        findings.append(Finding(CRITICAL, "freshness", unfinished))
     if facts.last_first_seen_at is None:
         findings.append(Finding(CRITICAL, "new-posts", "no post archived yet"))
     else:

@@ -8,13 +8,17 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from crawler.arguments import (
     MIN_SYNTHETIC_POSTS,
     existing_folder,
+    existing_path,
     fraction,
+    hours,
     instant,
+    minutes,
+    new_folder,
     output_folder,
     port_number,
     positive_number,
@@ -185,6 +189,8 @@ def _check(args: argparse.Namespace) -> int:
     from crawler.check import UNKNOWN, Thresholds, evaluate, report
     from crawler.health import HealthUnknown, read_facts
 
+    if args.warn > args.crit:
+        args.parser.error(f"--warn {args.warn} is above --crit {args.crit}")
     limits = Thresholds(
         max_age_minutes=args.max_age_minutes, new_post_hours=args.new_post_hours, failed_runs=args.failed_runs,
         warn=args.warn, crit=args.crit, min_posts=args.min_posts, baseline_runs=args.baseline_runs,
@@ -217,7 +223,7 @@ def _changes(args: argparse.Namespace) -> int:
 
     from crawler.output import CrawlError, open_archive
     from pipelines.archive import ARCHIVE_FILE
-    from pipelines.changes import changed_posts, reading
+    from pipelines.changes import changed_posts, last_sequence, reading
     from pipelines.public import public_line
     from pipelines.schema import SCHEMA_VERSION
 
@@ -229,9 +235,21 @@ def _changes(args: argparse.Namespace) -> int:
         with reading(archive) as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
         if version < SCHEMA_VERSION:  # an archive from before the change feed gets it first
-            open_archive(args.output).close()
+            try:
+                open_archive(args.output).close()
+            except CrawlError as error:
+                raise CrawlError(f"the archive is at schema version {version}, the change feed needs "
+                                 f"{SCHEMA_VERSION}, and upgrading it failed: {error}") from None
         last = args.after
         with reading(archive) as db:
+            newest = last_sequence(db)
+            if args.after > newest:
+                # The consumer has read numbers this archive never gave, or gave and lost: it was restored
+                # from a backup (or is another archive). Silence would skip the changes numbered again.
+                print(f"{args.parser.prog}: --after {args.after} is beyond this archive's last change ({newest}): "
+                      "was it restored from a backup? read again from 0, or from the number you had then",
+                      file=sys.stderr)
+                return 1
             for record in changed_posts(db, args.after, args.limit):
                 if args.format == "jsonl":
                     sys.stdout.write(public_line(record))
@@ -417,8 +435,8 @@ def _log_overrides(args: argparse.Namespace) -> dict[str, str | bool]:
 
 
 EXIT_CODES = {
-    0: "done: every post listed and requested archived with its file (or rejected for its own page)",
-    1: "failed: one line on stderr says why (also in `finews status`); the next run completes the archive",
+    0: "done (a crawl: every post listed and requested archived with its file, or rejected for its own page)",
+    1: "failed: one line on stderr says why (a crawl's also in `finews status`; the next run completes it)",
     2: "usage error: fix the command line; nothing was done",
     75: "locked: another crawl (pid named) holds this output; nothing was done",
     130: "interrupted by SIGINT (143: SIGTERM); `finews crawl --resume` continues the run",
@@ -434,6 +452,10 @@ class CommandParser(argparse.ArgumentParser):
     A monitoring plugin's (``nagios_plugin``) is UNKNOWN instead: on stdout, exit 3, as plugins report."""
 
     nagios_plugin = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # `--ful` is not `--full`: a typo in a crontab must not run something else than what was meant.
+        super().__init__(*args, **{"allow_abbrev": False, **kwargs})
 
     def error(self, message: str) -> NoReturn:
         line = f"{self.prog}: {message}"
@@ -467,9 +489,10 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
     """Defaults shown after each option's help; the exit codes kept as written."""
 
 
-def add_output_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", type=output_folder, default=DEFAULT_OUTPUT, metavar="DIR",
-                        help="output folder: archive.db and _posts/ (created if missing; its parent must exist)")
+def add_output_option(parser: argparse.ArgumentParser, creates: bool = True) -> None:
+    parser.add_argument("--output", type=output_folder if creates else existing_path, default=DEFAULT_OUTPUT,
+                        metavar="DIR", help="output folder: archive.db and _posts/" + (
+                            " (created if missing; its parent must exist)" if creates else ""))
 
 
 def add_settings_option(parser: argparse.ArgumentParser, scope: str, example: str) -> None:
@@ -554,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = add_command(commands, "status", "show the archive's size, a running crawl and the last runs",
                          "Reads the archive only (safe while a crawl runs, and on a read-only copy).")
-    add_output_option(status)
+    add_output_option(status, creates=False)
     status.add_argument("--runs", type=positive_number, default=STATUS_RUNS, metavar="N", help="runs to list")
     shape = status.add_mutually_exclusive_group()
     shape.add_argument("--json", action="store_true", help="as one JSON object (docs/status-json.md)")
@@ -572,11 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.epilog = ("exit codes (Nagios plugin):\n  0    OK\n  1    WARNING: a rate got worse by --warn, or the last "
                     "run failed\n  2    CRITICAL: no finished run or no new post for too long, a rate worse by "
                     "--crit, or --failed-runs failed in a row\n  3    UNKNOWN: no readable archive, or a usage error")
-    add_output_option(check)
+    add_output_option(check, creates=False)
     defaults = Thresholds()
-    check.add_argument("--max-age-minutes", type=seconds, default=defaults.max_age_minutes, metavar="M",
+    check.add_argument("--max-age-minutes", type=minutes, default=defaults.max_age_minutes, metavar="M",
                        help="CRITICAL when no run has finished for M minutes")
-    check.add_argument("--new-post-hours", type=seconds, default=defaults.new_post_hours, metavar="H",
+    check.add_argument("--new-post-hours", type=hours, default=defaults.new_post_hours, metavar="H",
                        help="CRITICAL when no post was archived for the first time in H hours")
     check.add_argument("--failed-runs", type=positive_number, default=defaults.failed_runs, metavar="N",
                        help="the last run failed or abandoned: WARNING; N in a row: CRITICAL")
@@ -599,9 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
         "into DEST/archive.db; with --posts also DEST/_posts/, the files of exactly the posts in that copy. "
         "To restore: README, Backup and restore.",
     )
-    copy.add_argument("destination", type=output_folder, metavar="DEST",
+    copy.add_argument("destination", type=new_folder, metavar="DEST",
                       help="a new or empty folder for the copy (its parent must exist)")
-    add_output_option(copy)
+    add_output_option(copy, creates=False)
     copy.add_argument("--posts", action="store_true", help="also write the copy's post files into DEST/_posts")
     copy.set_defaults(run=_backup)
 
@@ -617,7 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="at most N posts (the rest from the next call, after the number printed)")
     feed.add_argument("--format", choices=("jsonl", "text"), default="jsonl",
                       help="jsonl: the public record with change_seq; text: seq, date, infoCode, title")
-    add_output_option(feed)
+    add_output_option(feed, creates=False)
     feed.set_defaults(run=_changes)
 
     demo = add_command(commands, "demo", "serve a replica site on loopback and crawl it",
@@ -635,7 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = add_command(commands, "export", "regenerate files from the archive (idempotent)",
                          "A second export changes no byte. Takes the crawl lock.", codes=(0, 1, 2, 75))
-    add_output_option(export)
+    add_output_option(export, creates=False)
     export.add_argument("--format", choices=("frontmatter", "jsonl"), default="frontmatter",
                         help="front-matter files in OUTPUT/_posts, or OUTPUT/posts.jsonl")
     export.add_argument("--since", type=since_instant, default=None, metavar="DATE",
@@ -647,7 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Posts holding every word in their title or text, newest first.")
     find.add_argument("query", nargs="+", help="words a post must all contain (title or text)")
     find.add_argument("--limit", type=positive_number, default=SEARCH_LIMIT, metavar="N", help="posts to show")
-    add_output_option(find)
+    add_output_option(find, creates=False)
     find.set_defaults(run=_search)
 
     reparse = add_command(commands, "reparse", "rebuild every post from the stored pages, with no network",
@@ -658,17 +681,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     datasette = add_command(commands, "serve", "browse and search the archive in Datasette",
                             "Read-only; runs until Ctrl-C.")
-    add_output_option(datasette)
+    add_output_option(datasette, creates=False)
     datasette.add_argument("--host", default="127.0.0.1", help="address to listen on")
     datasette.add_argument("--port", type=port_number, default=SERVE_PORT, help="port to listen on")
     datasette.set_defaults(run=_serve)
 
-    check = add_command(commands, "verify", "hold exported post files against the original post files",
-                        "A line per difference and a summary; exit 1 if an original is unaccounted for.")
-    check.add_argument("--posts", type=existing_folder, required=True, metavar="DIR",
-                       help="the folder of original post files (e.g. written by `finews demo --write-posts DIR`)")
-    add_output_option(check)
-    check.set_defaults(run=_verify)
+    originals = add_command(commands, "verify", "hold exported post files against the original post files",
+                            "A line per difference and a summary; exit 1 if an original is unaccounted for.")
+    originals.add_argument("--posts", type=existing_folder, required=True, metavar="DIR",
+                           help="the folder of original post files (e.g. written by `finews demo --write-posts DIR`)")
+    add_output_option(originals, creates=False)
+    originals.set_defaults(run=_verify)
 
     replica = add_command(commands, "replica", "the replica site on loopback, for trying and testing finews")
     replica_commands = replica.add_subparsers(dest="replica", required=True, metavar="COMMAND",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.lock import LOCK_FILE, lock_holder
-from pipelines.archive import ARCHIVE_FILE
+from pipelines.archive import ARCHIVE_FILE, connect_read_only
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import CRAWL_RUNS, POST_CHANGES, POSTS
 
@@ -60,9 +60,9 @@ def read_facts(output: Path, runs: int) -> ArchiveFacts:
         raise HealthUnknown(f"no archive at {path}")
     pid = lock_holder(output / LOCK_FILE)
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        db = connect_read_only(path, isolation_level=None)
     except sqlite3.Error as error:
-        raise HealthUnknown(f"archive {path} cannot be opened: {error}") from None
+        raise HealthUnknown(f"archive {path} cannot be read: {error}") from None
     db.row_factory = sqlite3.Row
     try:
         db.execute("BEGIN")  # one snapshot for every figure

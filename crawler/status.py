@@ -50,7 +50,8 @@ def run_line(run: dict[str, Any]) -> str:
     status = run["shown_status"]
     sessions = 1 + (run.get("resumes") or 0)
     exit_code = "-" if run["exit_code"] is None else str(run["exit_code"])
-    counts = "  ".join(f"{run[column] or 0:>{width}}" for _heading, column, width in _COUNT_COLUMNS)
+    # .get: status reads an archive as it is, and one from an older finews lacks the newer counts.
+    counts = "  ".join(f"{run.get(column) or 0:>{width}}" for _heading, column, width in _COUNT_COLUMNS)
     return (
         f"{run['id']:>5}  {status:<11}  {run.get('mode') or '-':<11}  {run['started_at']:<25}  "
         f"{_ran(run):>6}  {sessions:>8}  {exit_code:>4}  {counts}"

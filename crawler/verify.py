@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from crawler.infocode import InfoCodeError, infocode_from_name
 from crawler.postfile import PostFile, PostFileError, parse_post_file, split_front_matter
+from pipelines.archive import connect_read_only
 
 OUTCOMES = ("identical", "field-equal", "differs", "merged", "rejected", "malformed", "missing")
 ACCOUNTED = ("identical", "field-equal", "merged", "rejected", "malformed")
@@ -87,7 +87,7 @@ class ArchiveIndex:
         self.files_by_code: dict[str, str] = {}
         if not archive_path.exists():
             return
-        db = sqlite3.connect(f"file:{archive_path}?mode=ro", uri=True)
+        db = connect_read_only(archive_path)
         try:
             for url, reason in db.execute("SELECT url, reason FROM rejects"):
                 self.rejects[url.rsplit("/", 1)[-1].removesuffix(".html")] = reason
@@ -130,7 +130,13 @@ def verify_post(path: Path, exported: dict[str, Path], index: ArchiveIndex) -> O
         if rejection:
             return Outcome(path.name, "rejected", rejection, well_formed)
         merged = index.merged_into(name)
+        if merged == path.name:
+            return Outcome(path.name, "missing", "archived, but its exported file is missing", well_formed)
         if merged:
+            merged_name = _DATED_NAME.match(merged)
+            if merged_name is None or merged_name["name"] not in exported:
+                return Outcome(path.name, "missing", f"archived as {merged}, whose exported file is missing",
+                               well_formed)
             return Outcome(path.name, "merged", f"one record per infoCode: archived as {merged}", well_formed)
         return Outcome(path.name, "missing", "neither archived nor rejected", well_formed)
     exported_text = target.read_text(encoding="utf-8")

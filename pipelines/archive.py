@@ -11,6 +11,8 @@ outside the archive (Scrapy's stats) join each group just before it commits (``b
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -82,6 +84,21 @@ def upsert_sql(table: str, pk: tuple[str, ...], columns: tuple[str, ...]) -> str
     updates = ", ".join(f"[{column}] = excluded.[{column}]" for column in columns if column not in pk)
     conflict = ", ".join(f"[{column}]" for column in pk)
     return f"INSERT INTO [{table}] ({names}) VALUES ({marks}) ON CONFLICT({conflict}) DO UPDATE SET {updates}"
+
+
+def connect_read_only(path: Path, isolation_level: str | None = "") -> sqlite3.Connection:
+    """A connection that never writes ``path``. A WAL archive copied alone onto a read-only medium has no
+    ``-shm`` and cannot get one, so ``mode=ro`` cannot open it: there it is opened ``immutable`` (nothing
+    writes a read-only medium, which is what that promises SQLite)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=isolation_level)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        db.close()
+        if not path.is_file() or os.access(path.parent, os.W_OK):
+            raise
+        db = sqlite3.connect(f"file:{path}?immutable=1", uri=True, isolation_level=isolation_level)
+    return db
 
 
 def utc_now() -> str:

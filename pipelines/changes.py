@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipelines.archive import connect_read_only
 from pipelines.public import public_post
 from pipelines.schema import POST_CHANGES, POST_URLS, POSTS
 
@@ -26,7 +27,7 @@ SEQUENCE = POST_CHANGES.column
 @contextmanager
 def reading(archive: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection in one read transaction: every query sees the archive as of one commit."""
-    db = sqlite3.connect(f"file:{archive}?mode=ro", uri=True, isolation_level=None)
+    db = connect_read_only(archive, isolation_level=None)
     try:
         db.execute("BEGIN")
         yield db

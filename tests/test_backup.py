@@ -87,8 +87,8 @@ def test_a_backup_never_overwrites(tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "something").write_text("mine")
     result = finews("backup", "taken", "--output", "out", cwd=tmp_path)
-    assert result.returncode == 1
-    assert result.stderr.strip() == "finews backup: taken is not empty: a backup goes into a new or empty folder"
+    assert result.returncode == 2
+    assert result.stderr.strip() == "finews backup: argument DEST: taken is not empty: give a new or empty folder"
     assert (tmp_path / "taken" / "something").read_text() == "mine"
     missing = finews("backup", "copy", "--output", "nothing-here", cwd=tmp_path)
     assert missing.returncode == 1 and missing.stderr.strip() == "finews backup: no archive at nothing-here/archive.db"

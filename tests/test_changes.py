@@ -137,6 +137,10 @@ def test_a_consumer_sees_every_change_once_across_a_crawl_a_full_run_and_a_backf
         (record["change_seq"], code) for code, record in public_records(archive).items()
         if record["change_seq"] > middle)[:2]]
     assert paged.stderr.strip() == paged.stdout.splitlines()[-1].split("\t")[0]
+    # A consumer that read further than this archive goes (it was restored from a backup) is told, not fed less.
+    ahead = finews("changes", "--output", "out", "--after", str(consumer.last + 5), cwd=tmp_path)
+    assert ahead.returncode == 1 and ahead.stdout == ""
+    assert f"is beyond this archive's last change ({consumer.last})" in ahead.stderr
 
 
 def test_an_archive_from_before_the_feed_numbers_its_posts_in_the_order_they_changed(tmp_path: Path) -> None:

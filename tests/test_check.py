@@ -109,14 +109,16 @@ def test_an_hour_without_a_run_is_critical(lived: Lived) -> None:
 
 def test_thresholds_are_options(lived: Lived) -> None:
     assert check(lived.redesigned, "--min-posts", "1000").returncode == 0  # too few posts to judge a rate
-    assert check(lived.share_down, "--warn", "0.9").returncode == 1
+    assert check(lived.share_down, "--warn", "0.9", "--crit", "1").returncode == 1
     assert check(lived.healthy, "--max-age-minutes", "0", "--now", last_finished(lived.healthy).isoformat(),
                  ).returncode == 0
     late = (last_finished(lived.healthy) + timedelta(seconds=1)).isoformat()
     assert check(lived.healthy, "--max-age-minutes", "0", "--now", late).returncode == 2
 
 
-@pytest.mark.parametrize("options", [("--warn", "2"), ("--bogus",), ("--now", "yesterday"), ("--min-posts", "0")])
+@pytest.mark.parametrize("options", [("--warn", "2"), ("--bogus",), ("--now", "yesterday"), ("--min-posts", "0"),
+                                     ("--max-age-minutes", "1e13"), ("--new-post-hours", "inf"), ("--max-age", "10"),
+                                     ("--warn", "0.6", "--crit", "0.5")])
 def test_a_usage_error_is_unknown_on_stdout(options: tuple[str, ...], tmp_path: Path) -> None:
     result = finews("check", *options, cwd=tmp_path)
     assert result.returncode == 3 and result.stdout.startswith("UNKNOWN - finews check: ")
@@ -135,8 +137,9 @@ def test_no_readable_archive_is_unknown(tmp_path: Path) -> None:
 def test_check_reads_without_scrapy_and_writes_nothing(lived: Lived, tmp_path: Path) -> None:
     copy = tmp_path / "ro"
     shutil.copytree(lived.healthy, copy)
-    # Every file but SQLite's shared-memory index, which every reader of a WAL archive maps and updates.
-    before = {path: path.stat().st_mtime_ns for path in copy.rglob("*") if not path.name.endswith("-shm")}
+    # Every file but SQLite's companions of a WAL archive (-shm, the index every reader maps and updates, and
+    # -wal, which a reader opens, empty, where there was none).
+    before = {path: path.stat().st_mtime_ns for path in copy.rglob("*") if not path.name.endswith(("-shm", "-wal"))}
     copy.chmod(0o555)
     (copy / "archive.db").chmod(0o444)
     code = ("import sys; from crawler.cli import main; state = main(['check', '--output', sys.argv[1]]); "
@@ -144,7 +147,8 @@ def test_check_reads_without_scrapy_and_writes_nothing(lived: Lived, tmp_path: P
     result = subprocess.run([sys.executable, "-c", code, str(copy)], cwd=ROOT, capture_output=True, text=True)
     copy.chmod(0o755)
     assert result.stdout.splitlines()[-1] == "False False 0", result.stdout + result.stderr
-    assert {path: path.stat().st_mtime_ns for path in copy.rglob("*") if not path.name.endswith("-shm")} == before
+    assert {path: path.stat().st_mtime_ns for path in copy.rglob("*")
+            if not path.name.endswith(("-shm", "-wal"))} == before
 
 
 def test_status_json_is_the_documented_shape(lived: Lived) -> None:

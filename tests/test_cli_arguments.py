@@ -50,6 +50,12 @@ BAD_COMMAND_LINES = {
     "no runs": (["status", "--runs", "0"], "--runs"),
     "workers not a number": (["crawl", "--workers", "two"], "--workers"),
     "verify without posts": (["verify"], "usage: finews verify"),
+    "an empty output folder name": (["crawl", "--output", ""], "empty folder name"),
+    "an abbreviated option": (["crawl", "--ful"], "unrecognized arguments: --ful"),
+    "the output as a setting": (["crawl", "-s", "FINEWS_OUTPUT=elsewhere"], "--output"),
+    "a backup into a folder with files": (["backup", "a-folder"], "a-folder is not empty"),
+    "a backup into nowhere": (["backup", ""], "empty folder name"),
+    "changes before the first": (["changes", "--after", "-3"], "--after"),
 }
 
 
@@ -57,6 +63,8 @@ BAD_COMMAND_LINES = {
 def test_a_bad_command_line_is_one_line_exit_2_and_touches_nothing(argv, named, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-folder" / "mine").write_text("not to be mixed with a backup")
     with pytest.raises(SystemExit) as exit:
         main(argv)
     assert exit.value.code == 2
@@ -65,7 +73,8 @@ def test_a_bad_command_line_is_one_line_exit_2_and_touches_nothing(argv, named, 
     lines = captured.err.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"finews {argv[0]}"), captured.err
     assert named in lines[0]
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file", "a-folder"]
+    assert [path.name for path in (tmp_path / "a-folder").iterdir()] == ["mine"]
 
 
 def test_good_settings_pass_as_given(tmp_path, monkeypatch):
@@ -93,7 +102,8 @@ def test_since_selects_by_instant_whatever_zone_it_is_written_in(archive):
     expected = sum(instant >= middle for instant in published)
     assert 0 < expected < len(published)
     spellings = [middle.isoformat(), middle.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
-                 middle.astimezone(timezone(timedelta(hours=-5))).isoformat(timespec="seconds")]
+                 middle.astimezone(timezone(timedelta(hours=-5))).isoformat(timespec="seconds"),
+                 middle.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S %z")]  # as the post files write it
     for since in spellings:
         result = finews("export", "--output", "out", "--format", "jsonl", "--since", since, cwd=archive)
         assert result.returncode == 0, result.stderr
@@ -139,6 +149,11 @@ def test_demo_writes_the_originals_it_serves_and_verify_accounts_for_each(tmp_pa
     checked = finews("verify", "--posts", "originals", "--output", "out", cwd=tmp_path)
     assert checked.returncode == 0, checked.stdout
     assert checked.stdout.splitlines()[-1].startswith("20 originals: ") and " 0 missing" in checked.stdout
+    # Without the exported files (a backup taken without --posts), every archived original is missing.
+    (tmp_path / "out" / "_posts").rename(tmp_path / "posts-aside")
+    unexported = finews("verify", "--posts", "originals", "--output", "out", cwd=tmp_path)
+    assert unexported.returncode == 1 and " 0 merged" in unexported.stdout and " 0 identical" in unexported.stdout
+    (tmp_path / "posts-aside").rename(tmp_path / "out" / "_posts")
     # Another site's posts (here the 20 of a smaller demo) would be reported as missing: refused, not mixed
     # with the new ones or deleted.
     again = finews("demo", "--posts", "30", "--output", "out", "--write-posts", "originals", cwd=tmp_path)
