@@ -181,3 +181,31 @@ def test_metrics_are_prometheus_text_with_the_check_states(lived: Lived) -> None
     assert samples[("finews_rate", (("rate", "source coverage"), ("window", "recent")))] == 0
     assert samples[("finews_check_state", (("check", "coverage"),))] == 2
     assert samples[("finews_check_state", (("check", "all"),))] == 2
+
+
+def test_an_archive_alone_on_a_read_only_medium_is_read(lived: Lived, tmp_path: Path) -> None:
+    """A WAL archive copied without its -shm onto a read-only mount: SQLite's mode=ro cannot open it there."""
+    source, mounted = tmp_path / "source", tmp_path / "mounted"
+    source.mkdir()
+    mounted.mkdir()
+    db = sqlite3.connect(lived.healthy / "archive.db")
+    db.execute(f"VACUUM INTO '{source / 'archive.db'}'")
+    db.close()
+    db = sqlite3.connect(source / "archive.db")
+    db.execute("PRAGMA journal_mode = WAL")  # as finews leaves it: WAL, its companions gone with the last close
+    db.close()
+    bind = subprocess.run(["mount", "--bind", str(source), str(mounted)], capture_output=True)
+    if bind.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bind.stderr.decode().strip()}")
+    try:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(mounted)], capture_output=True).returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        checked = check(mounted)
+        status = finews("status", "--output", str(mounted), "--json", cwd=tmp_path)
+        feed = finews("changes", "--output", str(mounted), "--format", "text", cwd=tmp_path)
+    finally:
+        subprocess.run(["umount", str(mounted)], check=True)
+    assert checked.returncode == 0, checked.stdout
+    assert status.returncode == 0 and json.loads(status.stdout)["archive"]["posts"] > 0, status.stderr
+    assert feed.returncode == 0 and len(feed.stdout.splitlines()) == json.loads(status.stdout)["archive"]["posts"]
+    assert sorted(path.name for path in source.iterdir()) == ["archive.db"]
