@@ -313,20 +313,29 @@ def _search(args: argparse.Namespace) -> int:
     import sqlite3
 
     from crawler.output import CrawlError, open_archive
-    from pipelines.archive import ARCHIVE_FILE
+    from pipelines.archive import ARCHIVE_FILE, connect_read_only
+    from pipelines.schema import SCHEMA_VERSION
     from pipelines.search import MIN_INDEXED_LENGTH, QueryError, search
 
     if not (args.output / ARCHIVE_FILE).is_file():
         print(f"finews search: no archive at {args.output / ARCHIVE_FILE}", file=sys.stderr)
         return 1
+    archive_path = args.output / ARCHIVE_FILE
     try:
-        # Opened as a writer would: an archive from an older finews gets its search index first.
-        archive = open_archive(args.output)
+        db = connect_read_only(archive_path)
+        if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            # An archive from an older finews gets its search index first, opened as a writer would.
+            db.close()
+            open_archive(args.output).close()
+            db = connect_read_only(archive_path)
     except CrawlError as error:
         print(f"finews search: {error}", file=sys.stderr)
         return 1
+    except sqlite3.DatabaseError as error:
+        print(f"finews search: archive {archive_path} cannot be read: {error}", file=sys.stderr)
+        return 1
     try:
-        result = search(archive.db.conn, " ".join(args.query), args.limit)
+        result = search(db, " ".join(args.query), args.limit)
     except QueryError as error:
         print(f"finews search: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -334,7 +343,7 @@ def _search(args: argparse.Namespace) -> int:
         print(f"finews search: the archive could not be searched: {error}", file=sys.stderr)
         return 1
     finally:
-        archive.close()
+        db.close()
     for term in result.scanned_terms:
         print(f"finews search: {term!r} is shorter than {MIN_INDEXED_LENGTH} characters, which the trigram index "
               "cannot look up: it was matched with LIKE, reading the posts one by one", file=sys.stderr)
