@@ -17,7 +17,7 @@ from pathlib import Path
 
 from crawler.faults import storage_fault
 from crawler.output import CrawlError, make_output_folder
-from pipelines.archive import ARCHIVE_FILE
+from pipelines.archive import ARCHIVE_FILE, connect_read_only
 from pipelines.export import export_frontmatter
 from pipelines.frontmatter import POSTS_DIR
 
@@ -67,7 +67,7 @@ def backup(output: Path, destination: Path, with_posts: bool = False) -> BackupS
 
 def _copy_checked(source: Path, copy: Path) -> int:
     """The archive as of one commit, into ``copy``; its post count once the copy passes integrity_check."""
-    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    reader = connect_read_only(source)
     writer = sqlite3.connect(copy)
     try:
         reader.backup(writer)  # pages=-1: one step, one read transaction, one snapshot
