@@ -67,12 +67,16 @@ def redis_url(text: str) -> str:
     return text
 
 
+def _named_path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty folder name (an unset variable in a script?)")
+    return Path(text)
+
+
 def output_folder(text: str) -> Path:
     """The output folder: an existing folder, or one to create in an existing folder. Missing parents are
     refused rather than created, so that a typo in a crontab does not quietly start a second archive."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty folder name (an unset variable in a script?)")
-    path = Path(text)
+    path = _named_path(text)
     if path.exists():
         if not path.is_dir():
             raise argparse.ArgumentTypeError(f"{text} is not a folder")
@@ -94,18 +98,14 @@ def new_folder(text: str) -> Path:
 
 def existing_path(text: str) -> Path:
     """A folder a command reads (whether it holds an archive is the command's to say)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty folder name (an unset variable in a script?)")
-    path = Path(text)
+    path = _named_path(text)
     if path.exists() and not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is not a folder")
     return path
 
 
 def existing_folder(text: str) -> Path:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty folder name (an unset variable in a script?)")
-    path = Path(text)
+    path = _named_path(text)
     if not path.is_dir():
         raise argparse.ArgumentTypeError(f"{text} is not a folder" if path.exists() else f"{text} does not exist")
     return path
