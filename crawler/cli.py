@@ -477,18 +477,16 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def exit_codes(*codes: int) -> str:
-    if not codes:
-        return ""
     return "exit codes:\n" + "\n".join(f"  {code:<4} {EXIT_CODES[code]}" for code in codes)
 
 
 def add_command(commands: argparse._SubParsersAction, name: str, summary: str, description: str = "",
-                codes: tuple[int, ...] = (0, 1, 2)) -> CommandParser:
+                codes: tuple[int, ...] = (0, 1, 2), epilog: str | None = None) -> CommandParser:
     """A subcommand with its one-line summary (in ``finews --help``), that line and ``description`` at the
-    top of its own ``--help``, its exit codes below, and every option's default shown."""
+    top of its own ``--help``, its exit codes (or ``epilog``) below, and every option's default shown."""
     command = commands.add_parser(
         name, help=summary, description=f"{summary[0].upper()}{summary[1:]}." + (f" {description}" if description else ""),
-        epilog=exit_codes(*codes), formatter_class=HelpFormatter,
+        epilog=exit_codes(*codes) if epilog is None else epilog, formatter_class=HelpFormatter,
     )
     command.set_defaults(parser=command)
     return command
@@ -598,12 +596,11 @@ def build_parser() -> argparse.ArgumentParser:
         commands, "check", "tell a monitoring system whether the archive is healthy (a Nagios plugin)",
         "The first line: OK, WARNING, CRITICAL or UNKNOWN, what is wrong, and performance data; then a line per "
         "check. Read-only. Rates compare the newest runs with earlier ones (README: Running it for months).",
-        codes=(),
+        epilog="exit codes (Nagios plugin):\n  0    OK\n  1    WARNING: a rate got worse by --warn, or the last "
+               "run failed\n  2    CRITICAL: no finished run or no new post for too long, a rate worse by --crit, "
+               "or --failed-runs failed in a row\n  3    UNKNOWN: no readable archive, or a usage error",
     )
     check.nagios_plugin = True
-    check.epilog = ("exit codes (Nagios plugin):\n  0    OK\n  1    WARNING: a rate got worse by --warn, or the last "
-                    "run failed\n  2    CRITICAL: no finished run or no new post for too long, a rate worse by "
-                    "--crit, or --failed-runs failed in a row\n  3    UNKNOWN: no readable archive, or a usage error")
     add_output_option(check, creates=False)
     defaults = Thresholds()
     check.add_argument("--max-age-minutes", type=minutes, default=defaults.max_age_minutes, metavar="M",
