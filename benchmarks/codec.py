@@ -2,7 +2,7 @@
 
     python -m benchmarks.codec [--posts 200] [--repeat 30]
 
-Every post page of a replica of ``--posts`` synthetic posts, read as a worker reads it (a ``PostPage`` with
+Every post page of a replica of ``--posts`` synthetic posts, read as a worker reads it (a ``PostItem`` with
 its raw page), and its ``FetchedPage`` (the page as received, for the archive's ``pages``): for each kind,
 the bytes a record takes in Redis and the microseconds to encode and to decode it, the best of ``--repeat``
 passes, with crawler/distributed/records.py and with ``pickle``. Also the frontier's post request.
@@ -20,8 +20,9 @@ import scrapy
 
 from crawler.distributed import request_codec
 from crawler.distributed.records import decode_record, encode_record
-from crawler.pages.post import parse_post_page
+from crawler.pages.post import read_post_page
 from crawler.postfile import parse_post_file
+from crawler.record import ShareOutcome, post_item
 from crawler.replica.generate import generate_site
 from crawler.replica.render import SITE_HOST, render_site
 from pipelines.archive import FetchedPage
@@ -63,14 +64,14 @@ def main(argv: list[str] | None = None) -> None:
     for (host, path), page in pages.items():
         if host == SITE_HOST and path.count("/") == 5 and path.endswith(".html"):
             url = f"http://{host}{path}"
-            post_pages.append(parse_post_page(url, page.body.decode("utf-8"), page.body, page.content_type))
+            post_pages.append(post_item(read_post_page(url, page.body, page.content_type), ShareOutcome(), page.body))
             fetched.append(FetchedPage(url, 200, {"Content-Type": [page.content_type]}, page.body, "parse_post",
                                        "2026-12-05T00:00:00+00:00"))
     print("| record | count | JSON bytes | pickle bytes | encode µs | pickle µs | decode µs | unpickle µs |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    print(row("post page (`PostPage`)", post_pages, args.repeat))
+    print(row("post read (`PostItem`)", post_pages, args.repeat))
     print(row("page as received (`FetchedPage`)", fetched, args.repeat))
-    fields = {**scrapy.Request(post_pages[0].url, priority=-3).to_dict(), "callback": "parse_post",
+    fields = {**scrapy.Request(post_pages[0].post_url, priority=-3).to_dict(), "callback": "parse_post",
               "errback": "post_failed"}
     stored = request_codec.dumps(fields)
     kept = request_codec.loads(stored)

@@ -102,3 +102,22 @@ def site_notice_key(name: str) -> str:
     if not _SITE_NOTICE_NAME.fullmatch(name):
         raise InfoCodeError(f"site notice name {name[:80]!r} is not letters, digits, '-' or '_'")
     return SITE_NOTICE_PREFIX + name
+
+
+def infocode_of_post(name: str, share_url: str | None, *, site_notice: bool) -> str:
+    """A post page's infoCode: its share link's when it has one (an outlet post's name may differ from the
+    article's id), a site notice's key, else its name's (the emnews ``<digits>``)."""
+    if share_url:
+        return infocode_from_url(share_url)
+    if site_notice:
+        return site_notice_key(name)
+    return infocode_from_name(name)
+
+
+def infocode_of_listed_post(name: str) -> str | None:
+    """The infoCode a listed post's name carries, known before its page is read (to skip an archived
+    article listed under another post's URL); None when the name carries none (a site notice)."""
+    try:
+        return infocode_from_name(name)
+    except InfoCodeError:
+        return None

@@ -84,7 +84,6 @@ SPIDER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     # Once a fault has failed the run (crawler/faults.py) nothing more is written.
     "crawler.faults.StopAfterFailure": 50,
-    "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.validate.ValidatePipeline": 200,
     "pipelines.dedupe.DedupePipeline": 300,
     # Only in a reparse: reports what the stored pages now give differently, before the store overwrites it.

@@ -15,9 +15,9 @@ from __future__ import annotations
 from scrapy.crawler import Crawler
 
 from crawler.items import PostItem
+from crawler.pages.body import derived_fields
 from pipelines.archive import Archive, item_from_row
 from pipelines.crawl_archive import archive_for
-from pipelines.normalize import SUMMARY_LENGTH, content_hash
 
 _OUTLET_KINDS = ("media", "market")
 _ROUTE_FIELDS = ("digest", "article_url", "share_url")
@@ -42,8 +42,7 @@ def merge_routes(existing: PostItem | None, item: PostItem) -> PostItem:
         for name in _EXACT_BODY_FIELDS:
             setattr(merged, name, getattr(other, name))
     # From the merged body and digest: either may have come from the other route.
-    merged.summary = merged.digest or merged.body_text[:SUMMARY_LENGTH]
-    merged.content_hash = content_hash(merged)
+    derived_fields(merged)
     merged.seen_urls, merged.from_site = list(item.seen_urls), item.from_site
     return merged
 

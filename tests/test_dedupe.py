@@ -2,7 +2,7 @@
 
 from crawler.items import PostItem
 from pipelines.dedupe import merge_routes
-from pipelines.normalize import content_hash
+from crawler.pages.body import content_hash
 
 CODE = "NW202112272226582498"
 

@@ -46,7 +46,7 @@ def test_foreign_entries_are_dropped_counted_and_never_run_and_the_archive_is_a_
         foreign_requests.append(json.dumps({"v": 1, "url": "http://finews.withounder.com/x.html",
                                             "callback": "__init__"}).encode())
         client.zadd("finews:requests", {entry: -100 for entry in foreign_requests})
-        foreign_records = [payload] * 3 + [json.dumps({"v": 1, "kind": "os.system", "command": "touch"}).encode()]
+        foreign_records = [payload] * 3 + [json.dumps({"v": 1, "record": "os.system", "command": "touch"}).encode()]
         client.rpush("finews:items", *foreign_records)
         client.close()
         assert crawl.wait(timeout=RUN_TIMEOUT) == 0, (tmp_path / "crawl.log").read_text()

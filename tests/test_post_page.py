@@ -3,18 +3,23 @@
 from parsel import Selector
 
 from crawler.pages.listing import anchor_hrefs, feed_post_links, page_links, post_name_problem
-from crawler.pages.post import parse_post_page
+from crawler.pages.body import text_of_html
+from crawler.pages.post import read_post_page
 from crawler.postfile import read_post_file
-from pipelines.normalize import normalize_post, text_of_html
+from crawler.record import ShareOutcome, post_item
 from tests.shared import RENDERED_SITE, SEED, SEED_PAGE, needs_shared
 
 SEED_URL = "http://finews.withounder.com/jinwanbao/2021/12/27/NW202112272226582498.html"
 SEED_SHARE = "http://finews.zning.xyz/html_News/NewsShare.html?infoCode=NW202112272226582498"
 
 
+def read_post(url, body):
+    return post_item(read_post_page(url, body), ShareOutcome())
+
+
 @needs_shared
 def test_seed_page_field_by_field():
-    item = normalize_post(parse_post_page(SEED_URL, SEED_PAGE.read_text(encoding="utf-8")))
+    item = read_post(SEED_URL, SEED_PAGE.read_bytes())
     assert item.info_code == "NW202112272226582498"
     assert item.name == "NW202112272226582498"
     assert item.title == "市人力社保局：稳就业 保民生 引人才"
@@ -41,7 +46,7 @@ def test_seed_page_field_by_field():
 @needs_shared
 def test_page_body_matches_the_seed_body_after_whitespace_normalisation():
     # The page is lossy (kramdown drops leading spaces and splits `</p><p`), but it holds the same text.
-    item = normalize_post(parse_post_page(SEED_URL, SEED_PAGE.read_text(encoding="utf-8")))
+    item = read_post(SEED_URL, SEED_PAGE.read_bytes())
     written = read_post_file(SEED).body.split("\n\n<http")[0]
     assert text_of_html(item.body_html) == text_of_html(written)
 
@@ -49,8 +54,7 @@ def test_page_body_matches_the_seed_body_after_whitespace_normalisation():
 @needs_shared
 def test_emnews_page_with_digest():
     page = RENDERED_SITE / "emnews" / "2021" / "12" / "27" / "202112272226582498.html"
-    item = normalize_post(parse_post_page("http://finews.withounder.com/emnews/2021/12/27/202112272226582498.html",
-                                          page.read_text(encoding="utf-8")))
+    item = read_post("http://finews.withounder.com/emnews/2021/12/27/202112272226582498.html", page.read_bytes())
     assert item.kind == "emnews" and item.category == "emnews" and item.media is None
     assert item.digest.startswith("12月28日8时至9时") and item.summary == item.digest
     assert item.article_url == "http://finance.eastmoney.com/a/202112272226582498.html"
@@ -64,8 +68,7 @@ def test_every_rendered_post_page_yields_a_title_date_tags_and_link():
     assert len(pages) > 100
     incomplete = []
     for path in pages:
-        item = normalize_post(parse_post_page("http://finews.withounder.com/" + str(path.relative_to(RENDERED_SITE)),
-                                              path.read_text(encoding="utf-8")))
+        item = read_post("http://finews.withounder.com/" + str(path.relative_to(RENDERED_SITE)), path.read_bytes())
         if not (item.title and item.published_at and item.tags and (item.share_url or item.article_url)):
             incomplete.append(path.name)
     # The one sitenews post has no link and no id at all.

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.infocode import InfoCodeError, infocode_from_name
-from crawler.pages.post import parse_post_page
+from crawler.pages.post import read_post_page
 from crawler.postfile import format_post_file, parse_post_file, split_front_matter
 from crawler.replica.render import SITE_HOST, render_site
 from pipelines.frontmatter import UnsafePathError, path_inside
-from pipelines.normalize import normalize_post
+from crawler.record import ShareOutcome, post_item
 
 CONTROL = {chr(code) for code in (*range(0, 9), 11, 12, *range(14, 32), 127)}
 
@@ -53,8 +53,7 @@ def test_parser_reads_back_the_title_and_text_of_any_rendered_post(title, paragr
                             link=f"http://finews.zning.xyz/html_News/NewsShare.html?infoCode={code}")
     pages = render_site([parse_post_file(f"2021-12-27-{code}.md", text)])
     path = f"/jinwanbao/2021/12/27/{code}.html"
-    page = parse_post_page(f"http://{SITE_HOST}{path}", pages[(SITE_HOST, path)].body.decode("utf-8"))
-    item = normalize_post(page)
+    item = post_item(read_post_page(f"http://{SITE_HOST}{path}", pages[(SITE_HOST, path)].body), ShareOutcome())
     assert item.title == "".join(c for c in title if c not in CONTROL)
     assert item.body_text == " ".join("".join(c for c in paragraph if c not in CONTROL).split())
     assert item.problems == []

@@ -16,8 +16,7 @@ from scrapy.utils.request import request_from_dict
 
 from crawler.distributed import request_codec
 from crawler.distributed.records import SeenLinks, UnreadableEntry, decode_record, encode_record
-from crawler.items import FetchFailure
-from crawler.pages.post import PostPage
+from crawler.items import FetchFailure, PostItem
 from crawler.spiders.site import SiteSpider
 from pipelines.archive import FetchedPage, PostLink
 
@@ -115,8 +114,8 @@ def test_the_callbacks_a_request_may_name_are_the_site_spiders_own_callbacks():
 
 
 RECORDS = [
-    PostPage(POST_URL, has_layout=True, title="标题", tags=["今晚报新闻"], body_html="<p>正文</p>", link="",
-             back_links=[("返回", "/category/emnews.html")], share_text=None, raw="页面".encode() + b"\xff\x00"),
+    PostItem(POST_URL, info_code="NW202112272226582498", title="标题", tags=["今晚报新闻"], body_html="<p>正文</p>",
+             seen_urls=[("post", POST_URL), ("json", POST_URL)], share_text=None, raw_page="页面".encode() + b"\xff\x00"),
     FetchFailure(POST_URL, "http 500", b"<h1>500</h1>", transient=True),
     FetchedPage(POST_URL, 200, {"Content-Type": ["text/html"], "Set-Cookie": ["a=1", "b=2"]}, b"\x89PNG\x00",
                 "parse_post", "2026-12-05T00:00:00+00:00"),
@@ -140,14 +139,14 @@ def test_a_pickled_record_is_refused_unread(tmp_path: Path):
 
 @pytest.mark.parametrize(("change", "why"), [
     ({"v": 0}, "not encoding version"),
-    ({"kind": "os.system"}, "no record kind"),
+    ({"record": "os.system"}, "no record kind"),
     ({"extra": 1}, "does not have"),
-    ({"has_layout": 1}, "none of the types|where a bool belongs"),
+    ({"from_site": 1}, "none of the types|where a bool belongs"),
     ({"tags": "标签"}, "not an array"),
-    ({"back_links": [["only one"]]}, "an array of 1 where 2 belong"),
-    ({"raw": "bytes as text"}, "bytes not as"),
-    ({"raw": {"b64": "not base64!"}}, "not valid base64"),
-    ({"url": None}, "a NoneType where a str belongs"),
+    ({"seen_urls": [["only one"]]}, "an array of 1 where 2 belong"),
+    ({"raw_page": "bytes as text"}, "bytes not as"),
+    ({"raw_page": {"b64": "not base64!"}}, "not valid base64"),
+    ({"post_url": None}, "a NoneType where a str belongs"),
 ])
 def test_a_record_finews_did_not_write_is_refused_with_its_reason(change, why):
     entry = json.loads(encode_record(RECORDS[0]))

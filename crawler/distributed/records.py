@@ -3,10 +3,10 @@
 Redis is shared with whoever can reach it; what it holds must never be able to run code in the process that
 reads it (a pickle can: issue 20). A record is one JSON object::
 
-    {"v": 1, "kind": "post_page", "url": "http://…", "title": "…", "raw": {"utf8": "<!DOCTYPE html>…"}, …}
+    {"v": 1, "record": "post_item", "post_url": "http://…", "title": "…", "raw_page": {"utf8": "<!DOCTYPE html>…"}, …}
 
-``v`` is ENCODING_VERSION; ``kind`` names one of RECORD_KINDS; every other key is a field of that
-dataclass, in JSON's own types, with ``bytes`` as ``{"utf8": text}`` when they are UTF-8 (a page almost
+``v`` is ENCODING_VERSION; ``record`` names one of RECORD_KINDS (not ``kind``: a post has a field of that
+name); every other key is a field of that dataclass, in JSON's own types, with ``bytes`` as ``{"utf8": text}`` when they are UTF-8 (a page almost
 always is: as compact as the bytes, and fast) and ``{"b64": base64}`` otherwise, tuples as arrays and a
 nested dataclass (a ``PostLink``) as an object of its fields. orjson writes and reads the JSON: the
 writer of a distributed crawl decodes every record the workers hand off, and the standard library's json
@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import orjson
 
-from crawler.items import FetchFailure
-from crawler.pages.post import PostPage
+from crawler.items import FetchFailure, PostItem
 from pipelines.archive import FetchedPage, PostLink
 
 if TYPE_CHECKING:
@@ -50,11 +49,11 @@ class SeenLinks:
     run_id: int | None
 
 
-# What a worker hands to the ingest: a post page read (with its share text, when fetched), a post page that
+# What a worker hands to the ingest: a post read (its record, with its share text when fetched), a post page that
 # could not be fetched or read, a page as received (the archive's ``pages``), or posts skipped as known.
-Record = PostPage | FetchFailure | FetchedPage | SeenLinks
+Record = PostItem | FetchFailure | FetchedPage | SeenLinks
 RECORD_KINDS: dict[str, type] = {
-    "post_page": PostPage, "fetch_failure": FetchFailure, "fetched_page": FetchedPage, "seen_links": SeenLinks,
+    "post_item": PostItem, "fetch_failure": FetchFailure, "fetched_page": FetchedPage, "seen_links": SeenLinks,
 }
 _KIND_OF = {kind: name for name, kind in RECORD_KINDS.items()}
 
@@ -90,7 +89,7 @@ class UnreadableEntries:
 
 def encode_record(record: Record) -> bytes:
     kind = _KIND_OF[type(record)]
-    entry: dict[str, Any] = {"v": ENCODING_VERSION, "kind": kind}
+    entry: dict[str, Any] = {"v": ENCODING_VERSION, "record": kind}
     for name, encode in _field_encoders(type(record)):
         value = getattr(record, name)
         entry[name] = value if encode is None or value is None else encode(value)
@@ -114,7 +113,7 @@ def versioned_object(raw: bytes) -> dict[str, Any]:
 def decode_record(raw: bytes) -> Record:
     """The record ``raw`` encodes; raises UnreadableEntry for anything else."""
     entry = versioned_object(raw)
-    kind = RECORD_KINDS.get(entry.pop("kind", None))  # type: ignore[arg-type]
+    kind = RECORD_KINDS.get(entry.pop("record", None))  # type: ignore[arg-type]
     if kind is None:
         raise UnreadableEntry("no record kind this version knows")
     return _dataclass(kind, entry)

@@ -23,8 +23,7 @@ from twisted.python.failure import Failure
 
 from crawler.distributed.records import Record, SeenLinks
 from crawler.distributed.shared import WORKER_COUNTS, Outbox, SharedCrawl, new_worker_id
-from crawler.items import FetchFailure
-from crawler.pages.post import PostPage
+from crawler.items import FetchFailure, PostItem
 from pipelines.archive import FetchedPage, LinkPlan, PostLink
 
 # An outbox this full (requests, leases, records) is sent at once rather than at the next flush.
@@ -111,7 +110,7 @@ class Worker:
         return lease, [page] if page is not None else []
 
     def _settled(self, lease: str | None, records: list[Record]) -> None:
-        self.handed_off += sum(1 for record in records if isinstance(record, (PostPage, FetchFailure)))
+        self.handed_off += sum(1 for record in records if isinstance(record, (PostItem, FetchFailure)))
         self.outbox.add_records(records)
         if lease is not None:
             self.outbox.leases.append(lease)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
 from parsel import Selector
+from web_poet import WebPage, field as page_field
+from web_poet.utils import cached_method
 
 # /<category>[/<more categories>]/<yyyy>/<mm>/<dd>/<name>.html — Jekyll's default post permalink. A post
 # whose front matter Jekyll cannot read has no category: /<yyyy>/<mm>/<dd>/<file stem>.html.
@@ -114,3 +117,39 @@ def feed_post_links(base_url: str, text: str) -> list[str]:
     hrefs = selector.xpath("//atom:entry/atom:link[@rel='alternate' or not(@rel)]/@href", namespaces=_ATOM).getall()
     urls = (urljoin(base_url, href.strip()) for href in hrefs)
     return [url for url in urls if on_host_of(base_url, url) and is_post_url(url)]
+
+
+@dataclass
+class Links:
+    """The links a listing page or the feed gives to follow, absolute, on the site's own host, in page order."""
+
+    post_urls: list[str] = field(default_factory=list)
+    category_urls: list[str] = field(default_factory=list)
+
+
+class ListingPage(WebPage[Links]):
+    """The home page, /emnews/ or a category page."""
+
+    @cached_method
+    def _links(self) -> tuple[list[str], list[str]]:
+        return page_links(str(self.response.url), self.response.text)
+
+    @page_field
+    def post_urls(self) -> list[str]:
+        return self._links()[0]
+
+    @page_field
+    def category_urls(self) -> list[str]:
+        return self._links()[1]
+
+
+class FeedPage(WebPage[Links]):
+    """The Atom feed: its entries' post pages, newest first."""
+
+    @page_field
+    def post_urls(self) -> list[str]:
+        return feed_post_links(str(self.response.url), self.response.text)
+
+    @page_field
+    def category_urls(self) -> list[str]:
+        return []

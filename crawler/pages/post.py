@@ -1,4 +1,4 @@
-"""A post page as Jekyll renders it: what the page says, before any normalisation.
+"""A post page as Jekyll renders it → ``PostPageItem``: every field the page gives, normalised.
 
 The body is cut out of the HTML as a string rather than re-serialised from a parsed tree, because
 re-serialising changes entities, attribute quoting and spacing that an archive must keep.
@@ -9,10 +9,20 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import unquote, urlsplit
 
-from parsel import Selector
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
+from web_poet import HttpResponse, WebPage, field as page_field
+from web_poet.fields import get_fields_dict
+from web_poet.utils import cached_method
 
+from crawler.infocode import InfoCodeError, infocode_of_post
+from crawler.pages.body import CONTROL_CHARACTERS
+from crawler.pages.listing import category_from_post_url, post_name
+from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI, SITENEWS_CATEGORY
+
+MARKET_SHARE_HOST = "choicewzp1.eastmoney.com"
 _SECTION = re.compile(r"<section>\n?(?P<inner>.*)</section>", re.S)
 _HEAD = re.compile(r"^\s*<small>[^<]*</small>\s*<h1>(?P<title>.*?)</h1>\n*", re.S)
 _TAGS_LINE = re.compile(r"\n*<small>tags:.*?</small>\s*$", re.S)
@@ -24,32 +34,45 @@ _BACK_LINK = re.compile(r"<a href=\"(?P<href>[^\"]*)\">(?P<label>返回[^<]*)</a
 # The link paragraph kramdown makes of `<URL>`, or of an empty `<>`.
 _LINK_PARAGRAPH = re.compile(r"\n*<p>(?:<a href=\"(?P<href>[^\"]*)\">(?P=href)</a>|(?P<empty>&lt;&gt;))</p>\s*$")
 _DIGEST = re.compile(r"^\s*<blockquote>\s*<p>(?P<digest>.*?)</p>\s*</blockquote>\n*", re.S)
+_CATEGORY_LINK = re.compile(r"/category/(?P<slug>[^/]+)\.html$")
 _HTML_MEDIA_TYPES = ("text/html", "application/xhtml+xml")
 _DATE_LINE = re.compile(r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})")
+NO_LAYOUT = "not a post page: no post layout (Jekyll renders a post so when it cannot read its front matter)"
 
 
 @dataclass
-class PostPage:
-    """The fields a rendered post page shows, as strings, exactly as found."""
+class PostPageItem:
+    """What a post page says, normalised (``crawler.items.PostItem`` documents each field)."""
 
-    url: str
-    has_layout: bool = False  # False: no <section>, as Jekyll renders a post whose front matter it cannot read
-    answer_problem: str | None = None
+    post_url: str
+    name: str = ""
+    info_code: str | None = None
     title: str = ""
-    published_time: str = ""  # ISO 8601 from article:published_time, else the shown date
-    shown_date: str = ""  # the <small> line: Asia/Shanghai wall time
+    published_at: str | None = None
+    category: str = ""
     tags: list[str] = field(default_factory=list)
-    digest_html: str | None = None
+    kind: str = ""
+    media: str | None = None
+    digest: str | None = None
+    body_html: str = ""  # the body as the page rendered it
+    share_url: str | None = None
+    article_url: str | None = None
+    back_link_lines: str = ""
+    back_links: list[tuple[str, str]] = field(default_factory=list)  # (label, href), for the crawl to follow
+    problems: list[str] = field(default_factory=list)  # what could not be read; any makes the post a reject
+
+
+@dataclass
+class _Parts:
+    """The post layout's parts, as the page's source holds them."""
+
+    has_layout: bool = False
+    title: str = ""
     body_html: str = ""
+    digest_html: str | None = None
     link: str | None = None  # the share or article URL; "" for an empty `<>`
-    back_links: list[tuple[str, str]] = field(default_factory=list)  # (label, href)
-    back_link_lines: str = ""  # the back links as the post file wrote them: `[label](href)` and separators
-    share_text: str | None = None  # the body as written, from the share host, when fetched
-    share_status: str = "not-fetched"  # one of crawler/sharestatus.py's values
-    share_detail: str | None = None  # the failure's own words, when share_status is one
-    share_fetched_at: str | None = None  # UTC ISO 8601 of the share-host request share_status reports
-    share_text_url: str | None = None  # the GetNewsText.do URL share_text came from
-    raw: bytes = b""  # the page as received, kept for rejects
+    back_links: list[tuple[str, str]] = field(default_factory=list)
+    back_link_lines: str = ""
 
 
 def answer_problem(text: str, raw: bytes, content_type: str = "") -> str | None:
@@ -72,49 +95,173 @@ def answer_problem(text: str, raw: bytes, content_type: str = "") -> str | None:
     return None
 
 
-def parse_post_page(url: str, text: str, raw: bytes | None = None, content_type: str = "") -> PostPage:
-    """Read a rendered post page; missing parts are left empty for validation to judge.
-
-    ``raw`` is the body as received; given, it is kept for rejects and the decoding is checked against
-    the charset the Content-Type header or the page declares.
-    """
-    selector = Selector(text=text)
-    page = PostPage(url=url)
-    if raw is not None:
-        page.raw, page.answer_problem = raw, answer_problem(text, raw, content_type)
-    page.published_time = selector.css('meta[property="article:published_time"]::attr(content)').get("")
-    shown = _DATE_LINE.search(selector.xpath("string(//section/small[1])").get(""))
-    page.shown_date = shown.group(1) if shown else ""
-    page.tags = selector.xpath("//section/small[starts-with(., 'tags:')]/em/text()").getall()
-
+def _parts(text: str) -> _Parts:
+    parts = _Parts()
     section = _SECTION.search(text)
-    if section:
-        page.has_layout = True
-        # Jekyll writes the title into the <h1> as the front matter holds it, unescaped, so the <h1>'s
-        # source is the title: markup in it stays text (never the <title>, which holds the site's own
-        # name when a post's title is empty).
-        head = _HEAD.match(section["inner"])
-        page.title = head["title"] if head else ""
-        _read_body(page, section["inner"])
-    return page
-
-
-def _read_body(page: PostPage, inner: str) -> None:
+    if not section:
+        return parts
+    parts.has_layout = True
+    inner = section["inner"]
+    # Jekyll writes the title into the <h1> as the front matter holds it, unescaped, so the <h1>'s source is
+    # the title: markup in it stays text (never the <title>, which holds the site's own name when a post's
+    # title is empty).
+    head = _HEAD.match(inner)
+    parts.title = head["title"] if head else ""
     body = _HEAD.sub("", inner, count=1)
     body = _TAGS_LINE.sub("", body, count=1).rstrip()
     back = _BACK_LINKS.search(body)
     if back:
-        page.back_links = [
+        parts.back_links = [
             (html.unescape(m["label"]), html.unescape(m["href"])) for m in _BACK_LINK.finditer(back["links"])
         ]
-        page.back_link_lines = html.unescape(_BACK_LINK.sub(r"[\g<label>](\g<href>)", back["links"].strip()))
+        parts.back_link_lines = html.unescape(_BACK_LINK.sub(r"[\g<label>](\g<href>)", back["links"].strip()))
         body = body[: back.start()]
     link = _LINK_PARAGRAPH.search(body)
     if link:
-        page.link = "" if link["empty"] else html.unescape(link["href"])
+        parts.link = "" if link["empty"] else html.unescape(link["href"])
         body = body[: link.start()]
     digest = _DIGEST.match(body)
     if digest:
-        page.digest_html = digest["digest"]
+        parts.digest_html = digest["digest"]
         body = body[digest.end() :]
-    page.body_html = body.strip("\n")
+    parts.body_html = body.strip("\n")
+    return parts
+
+
+class PostPage(WebPage[PostPageItem]):
+    """A rendered post page. Missing parts are left empty, and named in ``problems``, for validation."""
+
+    @cached_method
+    def _parts(self) -> _Parts:
+        return _parts(self.response.text)
+
+    @cached_method
+    def _link_host(self) -> str:
+        return urlsplit(self._parts().link or "").hostname or ""
+
+    @page_field
+    def post_url(self) -> str:
+        return str(self.response.url)
+
+    @page_field(cached=True)
+    def name(self) -> str:
+        """The post's file slug, from its URL."""
+        return post_name(self.post_url)
+
+    @page_field
+    def title(self) -> str:
+        # Not stripped: the <h1> holds the title exactly as written, spaces included.
+        return CONTROL_CHARACTERS.sub("", self._parts().title)
+
+    @page_field
+    def published_at(self) -> str | None:
+        """The meta's ISO instant; else the shown wall time, which the site shows in Asia/Shanghai."""
+        meta = self.css('meta[property="article:published_time"]::attr(content)').get("")
+        shown = _DATE_LINE.search(self.xpath("string(//section/small[1])").get(""))
+        for value, parse in ((meta, datetime.fromisoformat), (shown.group(1) if shown else "", _shanghai_wall_time)):
+            if value:
+                try:
+                    instant = parse(value.strip())
+                except ValueError:
+                    continue
+                if instant.tzinfo is not None:
+                    return instant.astimezone(SHANGHAI).isoformat()
+        return None
+
+    @page_field(cached=True)
+    def category(self) -> str:
+        """The back link names the category exactly; the URL's first segment is the fallback."""
+        for _label, href in self._parts().back_links:
+            if urlsplit(href).path.rstrip("/").endswith(EMNEWS_CATEGORY):  # //host/emnews/ or ../emnews/
+                return EMNEWS_CATEGORY
+            match = _CATEGORY_LINK.search(urlsplit(href).path)
+            if match:
+                return unquote(match["slug"])
+        return category_from_post_url(self.post_url)
+
+    @page_field(cached=True)
+    def tags(self) -> list[str]:
+        # Jekyll splits a tags string at whitespace, so a tag never holds any: one list, however written.
+        shown = self.xpath("//section/small[starts-with(., 'tags:')]/em/text()").getall()
+        return [tag for line in shown for tag in line.split()]
+
+    @page_field(cached=True)
+    def kind(self) -> str:
+        if self.category == EMNEWS_CATEGORY:
+            return "emnews"
+        if self.category == SITENEWS_CATEGORY:
+            return "sitenews"
+        return "market" if self._link_host() == MARKET_SHARE_HOST else "media"
+
+    @page_field
+    def media(self) -> str | None:
+        if self.kind in ("media", "market") and self.tags:
+            return " ".join(self.tags).removesuffix("新闻").strip() or None
+        return None
+
+    @cached_method
+    def _info_code(self) -> tuple[str | None, str | None]:
+        """(the infoCode, None), or (None, why there is none)."""
+        try:
+            return infocode_of_post(self.name, self.share_url, site_notice=self.kind == "sitenews"), None
+        except InfoCodeError as error:
+            return None, f"no infoCode: {error}"
+
+    @page_field
+    def info_code(self) -> str | None:
+        return self._info_code()[0]
+
+    @page_field
+    def digest(self) -> str | None:
+        digest = self._parts().digest_html
+        return html.unescape(digest).strip() if digest is not None else None
+
+    @page_field
+    def body_html(self) -> str:
+        return self._parts().body_html
+
+    @page_field(cached=True)
+    def share_url(self) -> str | None:
+        link = self._parts().link or ""
+        return link if "NewsShare.html" in link else None
+
+    @page_field
+    def article_url(self) -> str | None:
+        link = self._parts().link or ""
+        host = self._link_host()
+        if not self.share_url and (host == "eastmoney.com" or host.endswith(".eastmoney.com")):
+            return link
+        return None
+
+    @page_field
+    def back_link_lines(self) -> str:
+        return self._parts().back_link_lines
+
+    @page_field
+    def back_links(self) -> list[tuple[str, str]]:
+        return self._parts().back_links
+
+    @page_field
+    def problems(self) -> list[str]:
+        problems = []
+        answer = answer_problem(
+            self.response.text, bytes(self.response.body), self.response.headers.get("Content-Type", "")
+        )
+        if answer:
+            problems.append(answer)
+        if not self._parts().has_layout:
+            problems.append(NO_LAYOUT)
+        no_info_code = self._info_code()[1]
+        if no_info_code:
+            problems.append(no_info_code)
+        return problems
+
+
+def read_post_page(url: str, body: bytes, content_type: str = "text/html; charset=utf-8") -> PostPageItem:
+    """What ``PostPage(...).to_item()`` gives, without an event loop (tests, benchmarks, scripts)."""
+    page = PostPage(HttpResponse(url, body, headers={"Content-Type": content_type}))
+    return PostPageItem(**{name: getattr(page, name) for name in get_fields_dict(page)})
+
+
+def _shanghai_wall_time(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)

@@ -1,7 +1,7 @@
 """The ingest: the one writer of a distributed crawl, reading what the workers handed off in Redis.
 
 It makes no request. Its ``start()`` yields the workers' post pages and fetch failures as items, in the
-order they were handed off, through the project's pipelines (normalize, validate, dedupe, store, front
+order they were handed off, through the project's pipelines (validate, dedupe, store, front
 matter): the same code a single-process crawl runs, so the archive means the same. Pages as received and
 posts skipped as known are written to the archive directly. A batch leaves Redis only once the archive
 has committed it; the store is idempotent, so a batch written again after a kill is the same rows.
@@ -21,8 +21,7 @@ from twisted.internet.defer import Deferred
 
 from crawler.distributed.records import SeenLinks, UnreadableEntries
 from crawler.distributed.shared import SharedCrawl
-from crawler.items import FetchFailure
-from crawler.pages.post import PostPage
+from crawler.items import FetchFailure, PostItem
 from crawler.spiders.site import post_link
 from pipelines.archive import Archive, FetchedPage
 from pipelines.crawl_archive import archive_for
@@ -99,7 +98,7 @@ class IngestSpider(scrapy.Spider):
         if slot is not None and slot.closing is not None and not slot.closing.called and slot.is_idle():
             scraper._check_if_closing()
 
-    async def start(self) -> AsyncIterator[PostPage | FetchFailure]:
+    async def start(self) -> AsyncIterator[PostItem | FetchFailure]:
         while True:
             records = self.shared.peek_records(INGEST_BATCH)
             if not records:
@@ -113,10 +112,10 @@ class IngestSpider(scrapy.Spider):
                     self.archive.mark_seen(record.links, record.run_id)
                 elif isinstance(record, FetchedPage):
                     self.archive.save_page(record, self.run_id)
-                elif isinstance(record, (PostPage, FetchFailure)):
-                    if isinstance(record, PostPage):
+                elif isinstance(record, (PostItem, FetchFailure)):
+                    if isinstance(record, PostItem):
                         # Read, archived or rejected: either way no worker fetches it again this run.
-                        known.append(post_link(record.url).name)
+                        known.append(post_link(record.post_url).name)
                     self._in_pipelines += 1
                     self.crawler.stats.inc_value("finews/ingested")
                     yield record

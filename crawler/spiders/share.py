@@ -26,11 +26,12 @@ from crawler.failures import share_failure
 from crawler.heldlog import ERRORS_EXPLAINED_STAT
 from crawler.infocode import canonical_infocode
 from crawler.items import FetchFailure, PostItem
-from crawler.pages.share import ShareTextError, share_text_from_json
+from crawler.pages.from_scrapy import web_response
+from crawler.pages.share import ShareTextError, ShareTextPage
+from crawler.record import take_share_text
 from crawler.sharehost import UNAVAILABLE_STAT, share_request_meta, share_text_url
 from pipelines.archive import Archive, item_from_row, utc_now
 from pipelines.crawl_archive import archive_for
-from pipelines.normalize import take_share_text
 
 NOT_ARCHIVED = "not archived: the share host gives no date, category or name to make a post of"
 # ShareFailure.status of an infoCode the archive does not hold (not a share_status: there is no post).
@@ -105,7 +106,7 @@ class ShareSpider(scrapy.Spider):
             yield self._not_archived(info_code, response.url, NOT_ARCHIVED, response.body)
             return
         try:
-            text = share_text_from_json(response.body, emnews=item.kind == "emnews")
+            text = ShareTextPage(web_response(response)).share_text(emnews=item.kind == "emnews")
         except ShareTextError as error:
             self._failed(item, sharestatus.INVALID, str(error))
             return

@@ -1,6 +1,8 @@
 """The site spider: home, /emnews/ and the feed → category pages → every post page (→ its share text).
 
-Routing only: what a page says is read by crawler.pages; what it means is decided by the pipelines.
+Routing only: what a page says is read by its page object (crawler/pages), a post's share text fetched by
+crawler/sharetext.py, the record put together by crawler/record.py; what it means is decided by the
+pipelines.
 Incremental: a listed post the archive already holds (by name or infoCode) is skipped before any
 request; every post it does request is first put in the archive's frontier, and the frontier left by
 an earlier run (killed, stopped) is requested before anything else is discovered.
@@ -20,24 +22,16 @@ from scrapy.http import Response, TextResponse
 from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
-from crawler import sharestatus
 from crawler.distributed.worker import Worker, settled, worker_for
-from crawler.failures import describe_failure, no_verdict, share_failure
-from crawler.infocode import InfoCodeError, canonical_infocode, infocode_from_name
-from crawler.items import FetchFailure
-from crawler.pages.listing import (
-    category_page_url,
-    feed_post_links,
-    on_host_of,
-    page_links,
-    post_name,
-    post_name_problem,
-)
-from crawler.pages.post import PostPage, parse_post_page
-from crawler.pages.share import ShareTextError, share_text_from_json
-from crawler.pagestore import READ_BY, PageNotStored, fetched_at
-from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI
-from crawler.sharehost import ShareHostUnavailable, share_request_meta, share_text_url
+from crawler.failures import describe_failure, no_verdict
+from crawler.infocode import infocode_of_listed_post
+from crawler.items import FetchFailure, PostItem
+from crawler.pages.from_scrapy import web_response
+from crawler.pages.listing import FeedPage, ListingPage, category_page_url, on_host_of, post_name, post_name_problem
+from crawler.pages.post import PostPage
+from crawler.postfile import SHANGHAI
+from crawler.record import ShareOutcome, post_item
+from crawler.sharetext import ShareTexts
 from pipelines.archive import Archive, PostLink
 from pipelines.crawl_archive import archive_for
 
@@ -48,8 +42,6 @@ FEED_PRIORITY = 30
 LISTING_PRIORITY = 20
 POST_PRIORITY = 0
 OLDEST_PRIORITY_DAYS = 30
-# What the archive's ``pages`` names as the reader of a share-host answer (crawler/pagestore.py).
-SHARE_READER = "parse_share"
 # Listed posts planned at a time (looked up in the archive, put in its frontier, requested): a category page
 # of a 100,000-post site lists 40,000, and planned at once they added 22 MB to the crawl's peak memory.
 PLAN_BATCH = 1_000
@@ -74,25 +66,20 @@ def post_priority(url: str, today: date) -> int:
 def post_link(url: str) -> PostLink:
     """A listed post: its name, and the infoCode the name carries (the emnews ``<digits>`` → ``NW<digits>``)."""
     name = post_name(url)
-    try:
-        info_code: str | None = infocode_from_name(name)
-    except InfoCodeError:
-        info_code = None
-    return PostLink(name, url, info_code)
+    return PostLink(name, url, infocode_of_listed_post(name))
 
 
 class SiteSpider(scrapy.Spider):
     name = "site"
 
     def __init__(
-        self, site_url: str, share_host: str, follow_share: bool = True, archive: Archive | None = None,
-        refetch_known: bool = False, share_timeout: float = 10.0, worker: Worker | None = None, **kwargs: Any,
+        self, site_url: str, share_host: str, share_texts: ShareTexts | None = None, archive: Archive | None = None,
+        refetch_known: bool = False, worker: Worker | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.site_url = site_url if site_url.endswith("/") else site_url + "/"
-        self.share_host = share_host
-        self.follow_share = follow_share
-        self.share_timeout = share_timeout
+        # Where a post's share text comes from; None: not followed (``FINEWS_FOLLOW_SHARE`` off).
+        self.share_texts = share_texts
         self.allowed_domains = [urlsplit(self.site_url).hostname or "", share_host]
         self.archive = archive
         # In a distributed crawl (crawler/distributed): the worker plans listed posts and takes the items.
@@ -115,8 +102,7 @@ class SiteSpider(scrapy.Spider):
         settings = crawler.settings
         kwargs.setdefault("site_url", settings["FINEWS_SITE_URL"])
         kwargs.setdefault("share_host", settings["FINEWS_SHARE_HOST"])
-        kwargs.setdefault("follow_share", settings.getbool("FINEWS_FOLLOW_SHARE"))
-        kwargs.setdefault("share_timeout", settings.getfloat("FINEWS_SHARE_TIMEOUT"))
+        kwargs.setdefault("share_texts", ShareTexts.from_crawler(crawler))
         kwargs.setdefault("refetch_known", settings.getbool("FINEWS_FULL"))
         kwargs.setdefault("worker", worker_for(crawler))
         if kwargs["worker"] is None:
@@ -220,100 +206,33 @@ class SiteSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.logger.warning("Listing %s is not text (%s)", response.url, response.headers.get("Content-Type"))
             return
-        posts, categories = page_links(response.url, response.text)
-        for url in categories:
+        listing = ListingPage(web_response(response))
+        for url in listing.category_urls:
             yield from self._listing(url)
-        yield from self._posts_and_their_categories(posts)
+        yield from self._posts_and_their_categories(listing.post_urls)
 
     @settled
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request | FetchFailure]:
         self.crawler.stats.inc_value("finews/listings_done")
         if isinstance(response, TextResponse):
-            yield from self._posts_and_their_categories(feed_post_links(response.url, response.text))
+            yield from self._posts_and_their_categories(FeedPage(web_response(response)).post_urls)
 
     @settled
-    async def parse_post(self, response: Response) -> AsyncIterator[PostPage | FetchFailure | scrapy.Request]:
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+    async def parse_post(self, response: Response) -> AsyncIterator[PostItem | FetchFailure | scrapy.Request]:
         if not isinstance(response, TextResponse):
+            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
             yield FetchFailure(response.url, f"not an HTML page (Content-Type {content_type!r})", response.body)
             return
-        page = parse_post_page(response.url, response.text, response.body, content_type)
+        page = await PostPage(web_response(response)).to_item()
         for _label, href in page.back_links:
             category_url = urljoin(response.url, href)
             if "/category/" in href and on_host_of(response.url, category_url):
                 for request in self._listing(category_url):
                     yield request
-        info_code = self._info_code(page)
-        if self.follow_share and info_code:
-            await self._add_share_text(page, info_code)
-        yield page
-
-    async def _add_share_text(self, page: PostPage, info_code: str) -> None:
-        """The post waits for its text, but briefly and once (crawler/sharehost.py): a share host that fails
-        costs it its exact body until `finews share --backfill`, never its place in the archive.
-
-        Downloaded here, through the downloader middlewares only (robots.txt, AutoThrottle, the breaker, the
-        page store), not scheduled: a scheduled request carried the parsed page through the JOBDIR queue (or
-        the distributed frontier) and back, and its answer went through the scraper a second time
-        (BENCHMARKS.md). It needs no place in the queue: until the post is stored its page stays in the
-        frontier, and a graceful stop waits for downloads in progress.
-        """
-        request = scrapy.Request(
-            share_text_url(self.share_host, info_code), callback=NO_CALLBACK,
-            meta={READ_BY: SHARE_READER, **share_request_meta(self.share_timeout)},
-            dont_filter=True,  # the twin posts of one article both need the answer
-        )
-        try:
-            response = await self.crawler.engine.download_async(request)
-        except ShareHostUnavailable as unavailable:
-            # Said once, when the share host was given up on; each post's status says it again.
-            page.share_fetched_at = fetched_at(request.meta)
-            page.share_status, page.share_detail = sharestatus.SKIPPED, str(unavailable)
-            self.crawler.stats.inc_value("finews/share_skipped")
-            return
-        except PageNotStored:
-            # A reparse whose archive holds no answer for this text: nothing was asked, so nothing failed, and
-            # the post keeps the share state it has (pipelines/reparse.py).
-            self.crawler.stats.inc_value("finews/reparse_share_not_stored")
-            return
-        except Exception:  # noqa: BLE001 - as an errback would: any failed download is this post's share status
-            page.share_fetched_at = fetched_at(request.meta)
-            page.share_status, page.share_detail = share_failure(Failure())
-            self._share_text_missing(page)
-            return
-        self.parse_share(response, page)
-
-    def parse_share(self, response: Response, page: PostPage) -> None:
-        """The share host's answer for ``page``: its exact text, or why there is none."""
-        emnews = f"/{EMNEWS_CATEGORY}/" in urlsplit(page.url).path
-        page.share_fetched_at = fetched_at(response.meta)
-        if not 200 <= response.status < 300:
-            page.share_status = sharestatus.status_of_answer(response.status)
-            page.share_detail = f"http {response.status}"
-            self._share_text_missing(page)
-            return
-        try:
-            page.share_text = share_text_from_json(response.body, emnews=emnews)
-            page.share_status, page.share_detail, page.share_text_url = sharestatus.OK, None, response.url
-        except ShareTextError as error:
-            page.share_status, page.share_detail = sharestatus.INVALID, str(error)
-            self._share_text_missing(page)
-
-    @staticmethod
-    def _info_code(page: PostPage) -> str | None:
-        try:
-            if page.link and "NewsShare.html" in page.link:
-                return canonical_infocode(page.link)
-            return canonical_infocode(post_name(page.url))
-        except InfoCodeError:
-            return None
-
-    def _share_text_missing(self, page: PostPage) -> None:
-        self.crawler.stats.inc_value("finews/share_failed")
-        self.logger.error(
-            "No share text for %s (%s: %s): archived from its page; `finews share --backfill` retries",
-            page.url, page.share_status, page.share_detail,
-        )
+        share = ShareOutcome()
+        if self.share_texts is not None:
+            share = await self.share_texts.fetch(page.info_code, page.post_url, emnews=page.kind == "emnews")
+        yield post_item(page, share, response.body)
 
     @settled
     def post_failed(self, failure: Failure) -> Iterator[FetchFailure]:
