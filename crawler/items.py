@@ -9,9 +9,14 @@ from dataclasses import dataclass, field
 class PostItem:
     """One article, normalised from its post page (and its text from the share host).
 
-    Set by normalisation:
+    Each field has one home, named after it: ``PostPage.x`` is the ``@field`` method ``x`` of the post page's
+    page object (crawler/pages/post.py); ``use_body`` and ``derived_fields`` are in crawler/pages/body.py;
+    ``post_item`` and ``take_share_text`` in crawler/record.py, where a record is put together.
+
+    From the post page (``PostPage.<field>``):
       info_code     ``NW`` + 18 digits: the East Money article id, the archive's key; ``site:<name>``
-                    for the site's own notices (站长消息), which have no East Money id.
+                    for the site's own notices (站长消息), which have no East Money id. Derived by
+                    ``crawler.infocode.infocode_of_post``, as every infoCode is in crawler/infocode.py.
       name          the post's file slug: ``NW…`` for outlet posts, the 18 digits for emnews posts.
       title         the headline as the post's front matter holds it (markup and entities kept as text).
       published_at  ISO 8601 in +08:00: the instant the site published (a zone-less original is UTC).
@@ -20,35 +25,46 @@ class PostItem:
       kind          ``media`` (outlet post), ``market`` (share link on choicewzp1.eastmoney.com), ``emnews``,
                     ``sitenews`` (a site notice).
       media         the outlet's name from its tag (``今晚报``); None for emnews posts.
-      source        the 文章来源 line's text with nested markup stripped (``上海证券报``), or None.
-      editor        the editor named in a note such as ``(津云新闻编辑刘颖)`` → ``刘颖``, or None.
       digest        the emnews ``> `` digest line's text, or None.
-      body_html     the article body only (no digest, link, back links or tags line): exactly as written
-                    when ``body_origin`` is ``share``, as the page rendered it when ``page``.
-      body_origin   ``share`` (GetNewsText answer) or ``page`` (the share host failed: see share_status).
-      body_text     the body's text, one line per block, whitespace collapsed.
-      summary       the digest, else the first 120 characters of body_text.
       share_url     the NewsShare.html link of outlet and market posts, else None.
       article_url   the East Money article link of emnews posts, else None.
       post_url      the post page's URL.
       back_link_lines  the post's back links as its file wrote them (older posts differ; "" for none).
+      problems      what could not be read; any problem makes the post a reject (``PostPage.problems``,
+                    judged with the rest in ``pipelines.validate.rejection_reasons``).
+    From the body, whichever page gave it (``use_body``; ``derived_fields`` for summary and hash):
+      body_html     the article body only (no digest, link, back links or tags line): exactly as written
+                    when ``body_origin`` is ``share``, as the page rendered it when ``page``.
+      body_origin   ``share`` (GetNewsText answer) or ``page`` (the share host failed: see share_status).
+      body_text     the body's text, one line per block, whitespace collapsed.
+      source        the 文章来源 line's text with nested markup stripped (``上海证券报``), or None.
+      editor        the editor named in a note such as ``(津云新闻编辑刘颖)`` → ``刘颖``, or None.
+      summary       the digest, else the first 120 characters of body_text.
+      content_hash  sha256 over the record's content fields; changes when the article changes.
+    From the share host (a crawl: ``crawler.sharetext.ShareTexts.fetch``; ``finews share``:
+    ``take_share_text``, and ``Archive.record_share_failure`` for a failure):
       share_status  what became of the share text: ``ok``, ``not-fetched``, ``skipped``, ``unreachable``, ``timeout``,
                     ``missing``, ``http-error``, ``invalid``, ``refused`` (crawler/sharestatus.py says each).
       share_detail  the failure in words (``http 500``, ``invalid json: …``); None for ``ok`` and ``not-fetched``.
-      share_text    the share host's GetNewsText.do text as answered, or None (never fetched successfully).
+      share_text    the share host's GetNewsText.do text as answered (``ShareTextPage``), or None.
       share_fetched_at  UTC ISO 8601 of the share-host request that gave share_status; None when none was made.
-      content_hash  sha256 over the record's content fields; changes when the article changes.
-    Set by whoever read the article (not stored as columns):
+    Set by whoever read the article (``post_item``, ``take_share_text``; not stored as columns):
       seen_urls     (kind, URL) for every URL this reading saw the article under: ``post``, ``share``,
                     ``article``, ``json`` (the archive's post_urls).
       from_site     False when the record was refreshed from the share host alone (``finews share``):
                     the site did not list it, so its ``last_seen_*`` stay as they were.
-    Set by the dedupe step (not stored as columns):
-      change        ``new``, ``updated`` or ``unchanged`` against the archive.
-      previous_file the file name the archive held for this infoCode before, if any.
-    Carried for validation only:
-      problems      what normalisation could not read; any problem makes the post a reject.
       raw_page      the page as received, kept with a reject.
+    Set by the dedupe step (pipelines/dedupe.py; not stored as columns):
+      change        ``new``, ``updated`` or ``unchanged`` against the archive (``pipelines.archive.change_of``,
+                    which the store's ``save_post`` also counts by; a record merged with its twin's is
+                    ``merge_routes``'s).
+      previous_file the file name the archive held for this infoCode before, if any.
+
+    The decisions about a post, each in one place: skip it as archived or rejected before fetching
+    (``Archive.plan_links``); a reject or no verdict (``pipelines.validate``: ``rejection_reasons``, and
+    ``crawler.failures.no_verdict`` for a failed download); merge two routes of one article
+    (``pipelines.dedupe.merge_routes``); new, updated or unchanged (``pipelines.archive.change_of``);
+    its share status (``crawler.sharetext`` for an answer, ``crawler.failures.share_failure`` for a failure).
     """
 
     post_url: str

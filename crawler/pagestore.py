@@ -17,7 +17,7 @@ from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Headers, Response
 from scrapy.responsetypes import responsetypes
 
-from crawler.distributed.worker import worker_for
+from crawler.distributed.worker import worker_of
 from crawler.faults import storage_faults_fail_the_run
 from pipelines.archive import Archive, FetchedPage, StoredPageError, utc_now
 from pipelines.crawl_archive import archive_for
@@ -70,14 +70,16 @@ class PageRecorder:
         # to be, and in a reparse, whose pages are the stored ones.
         if not settings.getbool("FINEWS_STORE_PAGES") or settings.getbool("FINEWS_REPLAY"):
             raise NotConfigured
-        worker = worker_for(crawler)
+        worker = worker_of(crawler)
         if worker is not None:
             # A distributed worker: the page goes to the writer with what its request gave.
             recorder = cls(worker.keep_page, crawler)
         else:
-            archive = archive_for(crawler)
-            recorder = cls(lambda page, _request: archive.save_page(page, crawler.stats.get_value("finews/run_id")),
-                           crawler)
+            # Looked up when a page arrives: extensions are made before the crawler can find one another.
+            recorder = cls(
+                lambda page, _request: archive_for(crawler).save_page(page, crawler.stats.get_value("finews/run_id")),
+                crawler,
+            )
         crawler.signals.connect(recorder.response_received, signal=signals.response_received)
         return recorder
 

@@ -45,7 +45,7 @@ from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
 from crawler.spiders.share import NOT_ARCHIVED_STATUS, ShareFailure, ShareSpider
 from crawler.spiders.site import LISTING_REASON_STAT, LISTINGS_NOT_READ_STAT, SiteSpider
 from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive
-from pipelines.crawl_archive import close_archives_left_open
+from pipelines.crawl_archive import close_archive_left_open
 from pipelines.store import PENDING_REASON_STAT
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -240,11 +240,13 @@ def run_process(process: CrawlerProcess, settings: Settings) -> int | None:
             handler.addFilter(_one_line_records)
     stop = SignalStop(process)
     stop.install()
+    crawlers = list(process.crawlers)
     try:
         process.start(install_signal_handlers=False)
     finally:
         stop.uninstall()
-        close_archives_left_open()
+        for crawler in crawlers:
+            close_archive_left_open(crawler)
     return stop.signum
 
 

@@ -135,6 +135,8 @@ DOWNLOAD_HANDLERS = {
 EXTENSIONS = {
     # A storage error in a pipeline or a callback fails the run at once (crawler/faults.py).
     "crawler.faults.RunFailure": 0,
+    # The crawler's one archive connection, for its spider and components (pipelines/crawl_archive.py).
+    "pipelines.crawl_archive.CrawlArchive": 10,
     "crawler.progress.ProgressDisplay": 500,
     "crawler.pagestore.PageRecorder": 100,
 }

@@ -140,6 +140,18 @@ class LinkPlan:
     skipped_rejected: int = 0
 
 
+# What archiving a post did (``save_post``), each counted in crawl_runs under its name.
+NEW, UPDATED, UNCHANGED, MERGED = "new", "updated", "unchanged", "merged"
+
+
+def change_of(existing: Mapping[str, Any] | None, content_hash: str) -> str:
+    """What archiving a record whose content hashes to ``content_hash`` does to the archived ``existing``
+    row: ``new``, ``unchanged`` or ``updated`` (the dedupe step says it first, the store when it writes)."""
+    if existing is None:
+        return NEW
+    return UNCHANGED if existing["content_hash"] == content_hash else UPDATED
+
+
 class Archive:
     """One connection to ``archive.db``."""
 
@@ -217,7 +229,8 @@ class Archive:
                 seen_at, seen_run = now, run_id
             else:
                 seen_at, seen_run = existing["last_seen_at"], existing["last_seen_run"]
-            if existing is not None and existing["content_hash"] == item.content_hash:
+            change = change_of(existing, item.content_hash)
+            if change == UNCHANGED:
                 share_state = (item.body_origin, item.share_status, item.share_detail, item.share_text)
                 if share_state == tuple(existing[name] for name in _SHARE_STATE):
                     self.db.execute(
@@ -232,7 +245,6 @@ class Archive:
                             WHERE info_code = ?""",
                         [seen_at, seen_run, *share_state, item.share_fetched_at, item.info_code],
                     )
-                change = "unchanged"
             else:
                 row = {key: value for key, value in asdict(item).items() if key in _POST_COLUMNS}
                 row["tags"] = json.dumps(item.tags, ensure_ascii=False)
@@ -244,14 +256,13 @@ class Archive:
                         existing["last_seen_at"],
                     )
                 self.db.execute(upsert_sql(POSTS.name, POSTS.pk_columns, tuple(row)), list(row.values()))
-                change = "updated" if existing else "new"
             if merged:
-                change = "merged"
+                change = MERGED
             self.db.conn.executemany(
                 f"INSERT OR IGNORE INTO {POST_URLS.name} (url, kind, info_code, first_seen_at) VALUES (?, ?, ?, ?)",
                 [(url, kind, item.info_code, now) for kind, url in item.seen_urls],
             )
-            self.add_to_run(run_id, {change: 1, **(coverage_counts(item) if change == "new" else {})})
+            self.add_to_run(run_id, {change: 1, **(coverage_counts(item) if change == NEW else {})})
         return change
 
     def _is_other_route(self, item: PostItem) -> bool:

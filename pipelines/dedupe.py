@@ -16,7 +16,7 @@ from scrapy.crawler import Crawler
 
 from crawler.items import PostItem
 from crawler.pages.body import derived_fields
-from pipelines.archive import Archive, item_from_row
+from pipelines.archive import Archive, change_of, item_from_row
 from pipelines.crawl_archive import archive_for
 
 _OUTLET_KINDS = ("media", "market")
@@ -60,9 +60,7 @@ class DedupePipeline:
         existing = item_from_row(row) if row else None
         merged = merge_routes(existing, item)
         merged.raw_page = b""
-        if row is None:
-            merged.change = "new"
-        else:
-            merged.change = "unchanged" if row["content_hash"] == merged.content_hash else "updated"
+        merged.change = change_of(row, merged.content_hash)
+        if row is not None:
             merged.previous_file = row["file_name"]
         return merged

@@ -26,7 +26,7 @@ from twisted.internet.task import LoopingCall
 
 from crawler.distributed.records import UnreadableEntries, UnreadableEntry
 from crawler.distributed.shared import RUN_GOES_ON
-from crawler.distributed.worker import LEASE_META, Worker, worker_for
+from crawler.distributed.worker import LEASE_META, Worker, worker_of
 
 logger = logging.getLogger(__name__)
 # Requests taken per exchange with Redis: a round trip per request cost a fifth of a worker's time
@@ -77,7 +77,7 @@ class SharedFrontier(Scheduler):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SharedFrontier:
-        worker = worker_for(crawler)
+        worker = worker_of(crawler)
         if worker is None:
             raise NotConfigured("SharedFrontier schedules only the crawlers of a distributed crawl")
         scheduler: SharedFrontier = super().from_crawler(crawler)
@@ -160,6 +160,10 @@ class SharedFrontier(Scheduler):
         duplicate is dropped in Redis, and counted as scheduled here). A leased request scheduled again (a
         retry, a redirect) passes its lease to its successor, queued in the same exchange."""
         lease = request.meta.pop(LEASE_META, None)
+        # A retry or redirect of a request this frontier handed out carries its settling callbacks: the
+        # frontier stores the spider's own methods, and wraps them again when it hands the request out.
+        request.callback = getattr(request.callback, "__wrapped__", request.callback)
+        request.errback = getattr(request.errback, "__wrapped__", request.errback)
         self.worker.outbox.requests.append((
             self.df.request_fingerprint(request), -request.priority, self.queue._encode_request(request),
             request.dont_filter,
@@ -192,6 +196,10 @@ class SharedFrontier(Scheduler):
                 self.unreadable.drop(f"the frontier ({self.queue.key})", error)
                 continue
             request.meta[LEASE_META] = lease
+            if request.callback is not None:
+                request.callback = self.worker.settling(request.callback)
+            if request.errback is not None:
+                request.errback = self.worker.settling(request.errback)
             self.crawler.stats.inc_value("scheduler/dequeued/redis")
             return request
 

@@ -23,7 +23,7 @@ from crawler.distributed.shared import (
     SITE_UNREACHABLE,
     SharedCrawl,
 )
-from crawler.distributed.worker import attach_worker, make_worker
+from crawler.distributed.worker import make_worker
 from crawler.faults import FAILURE_STAT
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.runner import (
@@ -115,9 +115,7 @@ def run_distributed_crawl(
         process = CrawlerProcess(base)
         # The first crawler given to the process installs Scrapy's reactor.
         worker_crawler = Crawler(SiteSpider, _worker_settings(base, redis_url, prefix), init_reactor=True)
-        attach_worker(worker_crawler, make_worker(
-            shared, run_id=run.run_id, finishes_crawl=True, categories=categories, pending=pending,
-        ))
+        coordinator = make_worker(shared, run_id=run.run_id, finishes_crawl=True, categories=categories, pending=pending)
         ingest_crawler = Crawler(IngestSpider, base)
         failures: list[str] = []
 
@@ -158,7 +156,7 @@ def run_distributed_crawl(
                 stop_everything(faults[-1])
 
         shared.on_lost.append(lambda error: stop_everything(f"Redis at {redacted(redis_url)} was lost: {error}"))
-        process.crawl(worker_crawler).addBoth(worker_ended)
+        process.crawl(worker_crawler, worker=coordinator).addBoth(worker_ended)
         process.crawl(ingest_crawler, shared=shared).addBoth(ingest_ended)
         stop_signal = run_process(process, base)
         if failures:
@@ -241,7 +239,6 @@ def run_worker(redis_url: str, overrides: dict[str, Any] | None = None) -> Worke
     process = CrawlerProcess(settings)
     crawler = Crawler(SiteSpider, settings, init_reactor=True)
     worker = make_worker(shared, run_id=run_id, finishes_crawl=False)
-    attach_worker(crawler, worker)
     failures: list[str] = []
 
     def crawl_ended(result: object) -> None:
@@ -255,7 +252,7 @@ def run_worker(redis_url: str, overrides: dict[str, Any] | None = None) -> Worke
         reactor.callLater(0, process.stop)
 
     shared.on_lost.append(redis_lost)
-    process.crawl(crawler).addBoth(crawl_ended)
+    process.crawl(crawler, worker=worker).addBoth(crawl_ended)
     stop_signal = run_process(process, settings)
     if failures:
         raise CrawlError(failures[0])

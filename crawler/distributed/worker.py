@@ -1,17 +1,20 @@
 """One crawler's part in a distributed crawl: its id, its leases, what it hands off, what it skips.
 
 The site spider asks a ``Worker`` (instead of the archive, which a worker on another machine cannot open)
-which listed posts to fetch, and gives it what each request produced: ``settled`` wraps every callback
-and errback so that, once a request's output is over (whether it ended normally or raised), the items it
-gave and the end of its lease go into the worker's outbox, which the next exchange with Redis applies in
-one script (crawler/distributed/shared.py).
+which listed posts to fetch. What each request produced goes to the worker too: the shared frontier
+(crawler/distributed/frontier.py) gives every request it hands out a callback and errback wrapped by
+``Worker.settling``, so that, once a request's output is over (whether it ended normally or raised), the
+items it gave and the end of its lease go into the worker's outbox, which the next exchange with Redis
+applies in one script (crawler/distributed/shared.py). The spider's callbacks know nothing of it.
+
+A distributed crawl gives its worker to the spider as an argument (``crawler.crawl(worker=…)``);
+``worker_of`` finds it there for the crawler's other components.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import weakref
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
@@ -33,7 +36,7 @@ LEASE_META = "finews_lease"
 
 
 class Worker:
-    """What one crawler does in the shared crawl; one per crawler (``worker_for``)."""
+    """What one crawler does in the shared crawl; one per crawler, given to its spider (``worker_of``)."""
 
     def __init__(
         self, shared: SharedCrawl, worker_id: str, *, run_id: int | None, finishes_crawl: bool,
@@ -77,6 +80,23 @@ class Worker:
         return self.start_pending
 
     # Leases and hand-off ----------------------------------------------------------------------
+
+    def settling(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        """``method`` (a request's callback or errback), its output settling the request's lease.
+
+        Wrapped where requests leave the shared frontier, not on the spider's methods: Scrapy passes an
+        errback's output straight to the engine, past the spider middlewares, so no middleware sees it.
+        ``__wrapped__`` is the method itself, for a request that goes back to the frontier (a retry).
+        """
+
+        @functools.wraps(method)
+        def settling(result: Response | Failure, *args: Any, **kwargs: Any) -> Any:
+            outputs = method(result, *args, **kwargs)
+            if inspect.isasyncgen(outputs):  # parse_post awaits its share text
+                return self.settle_async(result.request, outputs)
+            return self.settle(result.request, outputs)
+
+        return settling
 
     def settle(self, request: Request, outputs: Iterable[Any] | None) -> Iterator[Request]:
         """Pass ``outputs``' requests on (they reach the outbox as they come); keep its items, and at the
@@ -156,39 +176,11 @@ class Worker:
             self.shared.add_counts({}, unreachable)
 
 
-_WORKERS: weakref.WeakKeyDictionary[Crawler, Worker] = weakref.WeakKeyDictionary()
-
-
-def attach_worker(crawler: Crawler, worker: Worker) -> None:
-    """Make ``worker`` the crawler's part in a distributed crawl (before the crawl starts)."""
-    _WORKERS[crawler] = worker
-
-
-def worker_for(crawler: Crawler) -> Worker | None:
-    """The crawler's worker, None when it is not part of a distributed crawl."""
-    return _WORKERS.get(crawler)
+def worker_of(crawler: Crawler) -> Worker | None:
+    """The worker the crawler's spider was given, None when it is not part of a distributed crawl."""
+    worker = getattr(crawler.spider, "worker", None)
+    return worker if isinstance(worker, Worker) else None
 
 
 def make_worker(shared: SharedCrawl, *, run_id: int | None, finishes_crawl: bool, **start: Any) -> Worker:
     return Worker(shared, new_worker_id(), run_id=run_id, finishes_crawl=finishes_crawl, **start)
-
-
-def settled(method: Callable[..., Any]) -> Callable[..., Any]:
-    """A spider callback or errback whose output, in a distributed crawl, settles the request's lease.
-
-    Scrapy passes an errback's output straight to the engine, past the spider middlewares, so the
-    wrapping is here, on each method, rather than in a middleware. Outside a distributed crawl the
-    method is called as it is.
-    """
-
-    @functools.wraps(method)
-    def wrapper(spider: Any, result: Response | Failure, *args: Any, **kwargs: Any) -> Any:
-        outputs = method(spider, result, *args, **kwargs)
-        worker = spider.worker
-        if worker is None:
-            return outputs
-        if inspect.isasyncgen(outputs):  # parse_post awaits its share text
-            return worker.settle_async(result.request, outputs)
-        return worker.settle(result.request, outputs)
-
-    return wrapper

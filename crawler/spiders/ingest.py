@@ -48,11 +48,12 @@ class IngestSpider(scrapy.Spider):
     custom_settings: dict[str, Any] = {"FINEWS_STORE_PAGES": False, "ROBOTSTXT_OBEY": False}
 
     def __init__(
-        self, shared: SharedCrawl, archive: Archive, run_id: int | None, poll_seconds: float = 0.2, **kwargs: Any
+        self, shared: SharedCrawl, run_id: int | None, archive: Archive | None = None, poll_seconds: float = 0.2,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.shared = shared
-        self.archive = archive
+        self._archive = archive  # else the crawler's (``archive``)
         self.run_id = run_id
         self.poll_seconds = poll_seconds
         # Set when the crawl's own worker has closed: then an empty, complete frontier means the end.
@@ -64,7 +65,6 @@ class IngestSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> IngestSpider:
-        kwargs.setdefault("archive", archive_for(crawler))
         kwargs.setdefault("run_id", crawler.settings.getint("FINEWS_RUN_ID") or None)
         kwargs.setdefault("poll_seconds", crawler.settings.getfloat("FINEWS_REDIS_POLL_SECONDS"))
         spider: IngestSpider = super().from_crawler(crawler, *args, **kwargs)
@@ -74,6 +74,13 @@ class IngestSpider(scrapy.Spider):
         crawler.signals.connect(spider._opened, signal=signals.spider_opened)
         crawler.signals.connect(spider._closed, signal=signals.engine_stopped)
         return spider
+
+    @property
+    def archive(self) -> Archive:
+        """The archive given, else the crawler's (pipelines/crawl_archive.py), taken when first needed."""
+        if self._archive is None:
+            self._archive = archive_for(self.crawler)
+        return self._archive
 
     def _left_pipelines(self, **_kwargs: Any) -> None:
         self._in_pipelines -= 1

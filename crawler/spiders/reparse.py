@@ -47,6 +47,7 @@ class ReparseSpider(SiteSpider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self._take_archive()
         if self.archive is None:
             return
         urls = self.archive.stored_page_urls(POST_CALLBACK)

@@ -55,7 +55,7 @@ class ShareSpider(scrapy.Spider):
     name = "share"
 
     def __init__(
-        self, share_host: str, archive: Archive, info_codes: Iterable[str] | str = (), backfill: bool = False,
+        self, share_host: str, archive: Archive | None = None, info_codes: Iterable[str] | str = (), backfill: bool = False,
         share_timeout: float = 10.0, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -64,7 +64,7 @@ class ShareSpider(scrapy.Spider):
         self.info_codes = list(dict.fromkeys(canonical_infocode(code) for code in info_codes))
         self.share_host = share_host
         self.allowed_domains = [share_host]
-        self.archive = archive
+        self._archive = archive  # else the crawler's (``archive``)
         self.backfill = backfill
         self.share_timeout = share_timeout
         # Every text not stored, for the command's report, as the answers came.
@@ -75,8 +75,14 @@ class ShareSpider(scrapy.Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ShareSpider:
         kwargs.setdefault("share_host", crawler.settings["FINEWS_SHARE_HOST"])
         kwargs.setdefault("share_timeout", crawler.settings.getfloat("FINEWS_SHARE_TIMEOUT"))
-        kwargs.setdefault("archive", archive_for(crawler))
         return super().from_crawler(crawler, *args, **kwargs)
+
+    @property
+    def archive(self) -> Archive:
+        """The archive given, else the crawler's (pipelines/crawl_archive.py), taken when first needed."""
+        if self._archive is None:
+            self._archive = archive_for(self.crawler)
+        return self._archive
 
     def codes_to_ask(self) -> list[str]:
         """The infoCodes given, then (``backfill``) every archived one whose share fetch never succeeded."""

@@ -22,7 +22,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
-from crawler.distributed.worker import Worker, settled, worker_for
+from crawler.distributed.worker import Worker
 from crawler.failures import describe_failure, no_verdict
 from crawler.infocode import infocode_of_listed_post
 from crawler.items import FetchFailure, PostItem
@@ -82,7 +82,8 @@ class SiteSpider(scrapy.Spider):
         self.share_texts = share_texts
         self.allowed_domains = [urlsplit(self.site_url).hostname or "", share_host]
         self.archive = archive
-        # In a distributed crawl (crawler/distributed): the worker plans listed posts and takes the items.
+        # In a distributed crawl (crawler/distributed), the crawl's argument: the worker plans listed posts,
+        # and its frontier hands what each request gave to the ingest.
         self.worker = worker
         self.refetch_known = refetch_known
         self.today = datetime.now(SHANGHAI).date()
@@ -104,9 +105,6 @@ class SiteSpider(scrapy.Spider):
         kwargs.setdefault("share_host", settings["FINEWS_SHARE_HOST"])
         kwargs.setdefault("share_texts", ShareTexts.from_crawler(crawler))
         kwargs.setdefault("refetch_known", settings.getbool("FINEWS_FULL"))
-        kwargs.setdefault("worker", worker_for(crawler))
-        if kwargs["worker"] is None:
-            kwargs.setdefault("archive", archive_for(crawler))
         spider = super().from_crawler(crawler, *args, **kwargs)
         return spider
 
@@ -116,7 +114,13 @@ class SiteSpider(scrapy.Spider):
         distributed crawl the worker (which cannot open an archive on another machine)."""
         return self.worker or self.archive
 
+    def _take_archive(self) -> None:
+        """The crawler's archive (pipelines/crawl_archive.py), unless one was given or the crawl is distributed."""
+        if self.archive is None and self.worker is None:
+            self.archive = archive_for(self.crawler)
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self._take_archive()
         if self.worker is not None and not self.worker.finishes_crawl:
             return  # it joins a crawl whose start requests ``finews crawl --redis`` pushed
         yield scrapy.Request(
@@ -200,7 +204,6 @@ class SiteSpider(scrapy.Spider):
                 yield from self._listing(category_url, guessed=True)
         yield from self._posts_to_fetch(post_urls)
 
-    @settled
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request | FetchFailure]:
         self.crawler.stats.inc_value("finews/listings_done")
         if not isinstance(response, TextResponse):
@@ -211,13 +214,11 @@ class SiteSpider(scrapy.Spider):
             yield from self._listing(url)
         yield from self._posts_and_their_categories(listing.post_urls)
 
-    @settled
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request | FetchFailure]:
         self.crawler.stats.inc_value("finews/listings_done")
         if isinstance(response, TextResponse):
             yield from self._posts_and_their_categories(FeedPage(web_response(response)).post_urls)
 
-    @settled
     async def parse_post(self, response: Response) -> AsyncIterator[PostItem | FetchFailure | scrapy.Request]:
         if not isinstance(response, TextResponse):
             content_type = response.headers.get("Content-Type", b"").decode("latin-1")
@@ -234,7 +235,6 @@ class SiteSpider(scrapy.Spider):
             share = await self.share_texts.fetch(page.info_code, page.post_url, emnews=page.kind == "emnews")
         yield post_item(page, share, response.body)
 
-    @settled
     def post_failed(self, failure: Failure) -> Iterator[FetchFailure]:
         """A reject when the page caused it; else (no answer, 5xx, the site gone) no verdict: the store keeps
         the post in the frontier."""
@@ -244,12 +244,10 @@ class SiteSpider(scrapy.Spider):
             transient=no_verdict(failure),
         )
 
-    @settled
     def guessed_listing_failed(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("finews/category_guess_missing")
         self.logger.info("No category page at %s (%s)", failure.request.url, describe_failure(failure))
 
-    @settled
     def listing_failed(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("finews/listing_failed")
         if failure.request.url.rstrip("/") == self.site_url.rstrip("/"):
