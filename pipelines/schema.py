@@ -1,18 +1,21 @@
 """The archive's schema: the one place that defines it. The store, docs/schema.md and the tests read it here.
 
-Changes are numbered forward migrations; each applied one is recorded in ``schema_migrations`` and
-``PRAGMA user_version`` holds the highest, so an older archive is upgraded in place on open.
+The definitions below are the archive as it is now, documented. Changes are numbered forward migrations,
+frozen in pipelines/migrations.py (each one's SQL as it was released, never read from these definitions);
+each applied one is recorded in ``schema_migrations`` and ``PRAGMA user_version`` holds the highest, so an
+older archive is upgraded in place on open. A change to a definition here takes a new migration there:
+tests/test_migrations.py checks that the two agree (every table, column, type and ``since``).
 Regenerate the docs with ``python -m pipelines.schema > docs/schema.md`` (a test checks they agree).
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from crawler.sharestatus import described_values
+from pipelines.migrations import MIGRATIONS
 from pipelines.sqlite_utils_lean import sqlite_utils
 
 
@@ -35,8 +38,8 @@ class Column:
 class Table:
     """A table as it is now; ``since`` on the table and its columns says which migration added what.
 
-    Migrations materialise only their own number's part (``create``, ``add_columns``), so a released
-    migration that loops over TABLES keeps creating exactly what it created when it was released.
+    The migrations that made it are frozen in pipelines/migrations.py: adding or changing a column here
+    takes a new migration there (tests/test_migrations.py fails until the two agree).
     """
 
     name: str
@@ -49,31 +52,6 @@ class Table:
     def pk_columns(self) -> tuple[str, ...]:
         return (self.pk,) if isinstance(self.pk, str) else self.pk
 
-    def create(self, db: sqlite_utils.Database, migration: int = 1) -> None:
-        """The table as migration ``migration`` created it; nothing when that migration did not add it."""
-        if self.since != migration:
-            return
-        db[self.name].create(
-            {column.name: column.type for column in self.columns if column.since == migration},
-            pk=self.pk,
-            not_null=set(self.pk_columns),
-        )
-
-    def add_columns(self, db: sqlite_utils.Database, migration: int) -> None:
-        """The columns migration ``migration`` added to this table when the table is older than it."""
-        if self.since >= migration:
-            return
-        for column in self.columns:
-            if column.since != migration:
-                continue
-            if column.generated:
-                db.execute(
-                    f"ALTER TABLE [{self.name}] ADD COLUMN [{column.name}] {_SQL_TYPES[column.type]} "
-                    f"GENERATED ALWAYS AS ({column.generated}) VIRTUAL"
-                )
-            else:
-                db[self.name].add_column(column.name, column.type)
-
 
 @dataclass(frozen=True)
 class View:
@@ -85,11 +63,6 @@ class View:
     select: str
     columns: tuple[Column, ...]
     since: int
-
-    def create(self, db: sqlite_utils.Database, migration: int) -> None:
-        if self.since == migration:
-            db.execute(f"DROP VIEW IF EXISTS [{self.name}]")
-            db.execute(f"CREATE VIEW [{self.name}] AS {self.select}")
 
 
 @dataclass(frozen=True)
@@ -105,38 +78,6 @@ class FullTextIndex:
     tokenize: str
     since: int
 
-    def create(self, db: sqlite_utils.Database, migration: int) -> None:
-        """The index, its triggers and its content as of migration ``migration``; an older index is replaced."""
-        if self.since != migration:
-            return
-        for trigger in ("insert", "delete", "update"):
-            db.execute(f"DROP TRIGGER IF EXISTS [{self.name}_{trigger}]")
-        db.execute(f"DROP TABLE IF EXISTS [{self.name}]")
-        columns = ", ".join(f"[{column}]" for column in self.columns)
-        new = ", ".join(f"new.[{column}]" for column in self.columns)
-        old = ", ".join(f"old.[{column}]" for column in self.columns)
-        # content=[table], spelled as sqlite-utils writes it: sqlite-utils (Table.detect_fts) and Datasette
-        # (detect_fts) find a table's index by matching this text in its SQL, and miss content='table'.
-        db.execute(
-            f"CREATE VIRTUAL TABLE [{self.name}] USING FTS5 ({columns}, tokenize='{self.tokenize}', "
-            f"content=[{self.table}], content_rowid=rowid)"
-        )
-        db.execute(
-            f"""CREATE TRIGGER [{self.name}_insert] AFTER INSERT ON [{self.table}] BEGIN
-                INSERT INTO [{self.name}] (rowid, {columns}) VALUES (new.rowid, {new}); END"""
-        )
-        db.execute(
-            f"""CREATE TRIGGER [{self.name}_delete] AFTER DELETE ON [{self.table}] BEGIN
-                INSERT INTO [{self.name}] ([{self.name}], rowid, {columns}) VALUES ('delete', old.rowid, {old}); END"""
-        )
-        # Only when an indexed column is written: every crawl updates last_seen_at of every listed post.
-        db.execute(
-            f"""CREATE TRIGGER [{self.name}_update] AFTER UPDATE OF {columns} ON [{self.table}] BEGIN
-                INSERT INTO [{self.name}] ([{self.name}], rowid, {columns}) VALUES ('delete', old.rowid, {old});
-                INSERT INTO [{self.name}] (rowid, {columns}) VALUES (new.rowid, {new}); END"""
-        )
-        db.execute(f"INSERT INTO [{self.name}] ([{self.name}]) VALUES ('rebuild')")
-
 
 @dataclass(frozen=True)
 class ChangeSequence:
@@ -144,8 +85,8 @@ class ChangeSequence:
     ``watched`` column that changes its value, and every insert into ``children`` naming the row: triggers,
     so that every writer (crawl, share, reparse, a hand-made UPDATE) takes part. The counter is its own
     one-row table rather than max(column) + 1, which would give a number again when the row holding the
-    maximum is the one updated. ``watched`` is frozen as its migration wrote it: a column added later joins
-    with a migration that recreates the update trigger."""
+    maximum is the one updated. A column added later joins ``watched`` with a migration that recreates the
+    update trigger."""
 
     name: str
     doc: str
@@ -155,28 +96,6 @@ class ChangeSequence:
     children: tuple[tuple[str, str], ...]  # (table, column naming the row's primary key)
     key: str
     since: int
-
-    def create(self, db: sqlite_utils.Database, migration: int) -> None:
-        if self.since != migration:
-            return
-        db.execute(f"CREATE TABLE [{self.name}] (id INTEGER PRIMARY KEY CHECK (id = 1), last INTEGER NOT NULL)")
-        # Rows archived before the feed existed take numbers in the order they last changed.
-        db.execute(f"""INSERT INTO [{self.name}] (id, last) SELECT 1, count(*) FROM [{self.table}]""")
-        db.execute(f"""UPDATE [{self.table}] SET [{self.column}] = ordered.seq FROM (
-            SELECT rowid AS row, row_number() OVER (ORDER BY updated_at, rowid) AS seq FROM [{self.table}]
-        ) AS ordered WHERE ordered.row = [{self.table}].rowid""")
-        db.execute(f"CREATE INDEX [{self.table}_{self.column}] ON [{self.table}] ([{self.column}])")
-        take = (f"UPDATE [{self.name}] SET last = last + 1 WHERE id = 1; "
-                f"UPDATE [{self.table}] SET [{self.column}] = (SELECT last FROM [{self.name}] WHERE id = 1)")
-        db.execute(f"""CREATE TRIGGER [{self.name}_insert] AFTER INSERT ON [{self.table}] BEGIN
-            {take} WHERE rowid = new.rowid; END""")
-        changed = " OR ".join(f"new.[{column}] IS NOT old.[{column}]" for column in self.watched)
-        watched = ", ".join(f"[{column}]" for column in self.watched)
-        db.execute(f"""CREATE TRIGGER [{self.name}_update] AFTER UPDATE OF {watched} ON [{self.table}]
-            WHEN {changed} BEGIN {take} WHERE rowid = new.rowid; END""")
-        for child, reference in self.children:
-            db.execute(f"""CREATE TRIGGER [{self.name}_{child}] AFTER INSERT ON [{child}] BEGIN
-                {take} WHERE [{self.key}] = new.[{reference}]; END""")
 
 
 POSTS = Table(
@@ -555,125 +474,6 @@ POSTS_PER_DAY = View(
 )
 VIEWS = (LATEST_POSTS, POSTS_PER_DAY)
 MIGRATIONS_TABLE = "schema_migrations"
-
-
-def _materialise_tables(db: sqlite_utils.Database, migration: int) -> None:
-    """The tables and columns migration ``migration`` added (Table.create, Table.add_columns)."""
-    for table in TABLES:
-        table.create(db, migration)
-        table.add_columns(db, migration)
-
-
-def _m001_initial(db: sqlite_utils.Database) -> None:
-    for table in TABLES:
-        table.create(db)
-    db["posts"].create_index(["published_at"])
-    db["posts"].create_index(["category", "published_at"])
-
-
-def _m002_scheduled_runs(db: sqlite_utils.Database) -> None:
-    _materialise_tables(db, 2)
-    # Incremental runs ask, for every listed post, whether its name or infoCode is archived.
-    db["posts"].create_index(["name"])
-    db["rejects"].create_index(["post_name"])
-
-
-def _m003_routes_and_share_texts(db: sqlite_utils.Database) -> None:
-    _materialise_tables(db, 3)
-    db["post_urls"].create_index(["info_code"])
-    # What older archives already know: each row's own URLs, and its share text where the body is it.
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for column, kind in (("post_url", "post"), ("share_url", "share"), ("article_url", "article")):
-        db.execute(
-            f"""INSERT OR IGNORE INTO post_urls (url, kind, info_code, first_seen_at)
-                SELECT {column}, ?, info_code, coalesce(first_seen_at, ?) FROM posts
-                WHERE {column} IS NOT NULL AND {column} != ''""",
-            [kind, now],
-        )
-    db.execute("UPDATE posts SET share_text = body_html WHERE body_origin = 'share' AND share_text IS NULL")
-
-
-def _m004_search_views_pages(db: sqlite_utils.Database) -> None:
-    _materialise_tables(db, 4)
-    # The replay of `finews reparse` reads the post pages (by callback) without touching a body.
-    db["pages"].create_index(["callback", "status"])
-    # posts_per_day counts off this index alone.
-    db["posts"].create_index(["published_day", "category"])
-    for index in SEARCH_INDEXES:
-        index.create(db, 4)
-    for view in VIEWS:
-        view.create(db, 4)
-
-
-def _m005_run_failures(db: sqlite_utils.Database) -> None:
-    _materialise_tables(db, 5)
-
-
-def _m006_exact_run_counts(db: sqlite_utils.Database) -> None:
-    _materialise_tables(db, 6)
-
-
-def _m007_search_index_found_by_other_tools(db: sqlite_utils.Database) -> None:
-    # The same index and triggers, declared content=[posts] so that sqlite-utils and Datasette find it;
-    # the rebuild reads every post's text again (rowids are kept, so nothing else changes).
-    for index in SEARCH_INDEXES:
-        index.create(db, 7)
-
-
-# Before 008, share_status held the failure's words (with the share breaker's running count in them):
-# each as its value from the fixed set, in this order, the words going to share_detail.
-_M008_STATUS_OF_WORDS = """CASE
-    WHEN share_status = 'not fetched' THEN 'not-fetched'
-    WHEN share_status = 'ok' THEN 'ok'
-    WHEN share_status LIKE 'skipped: %' THEN 'skipped'
-    WHEN share_status IN ('http 404', 'http 410') THEN 'missing'
-    WHEN share_status LIKE 'http %' THEN 'http-error'
-    WHEN share_status LIKE '%TimeoutError%' OR share_status LIKE '%took longer than%'
-        OR share_status LIKE 'no answer within the download timeout%' THEN 'timeout'
-    WHEN share_status LIKE 'invalid json%' OR share_status LIKE 'no text:%' THEN 'invalid'
-    WHEN share_status LIKE 'IgnoreRequest%' OR share_status LIKE 'download cancelled%'
-        OR share_status LIKE 'DownloadCancelledError%' THEN 'refused'
-    ELSE 'unreachable'
-END"""
-
-
-def _m008_share_status_values(db: sqlite_utils.Database) -> None:
-    _materialise_tables(db, 8)
-    db.execute(
-        f"""UPDATE posts SET
-            share_detail = CASE
-                WHEN share_status IN ('ok', 'not fetched') THEN NULL
-                WHEN share_status LIKE 'skipped: %' THEN substr(share_status, length('skipped: ') + 1)
-                ELSE share_status END,
-            share_status = {_M008_STATUS_OF_WORDS}
-            WHERE share_status IS NOT NULL"""
-    )
-    # GROUP BY share_status: how many posts lack their text, and why.
-    db["posts"].create_index(["share_status"])
-
-
-def _m009_change_feed(db: sqlite_utils.Database) -> None:
-    _materialise_tables(db, 9)
-    POST_CHANGES.create(db, 9)
-
-
-def _m010_field_coverage(db: sqlite_utils.Database) -> None:
-    _materialise_tables(db, 10)
-
-
-# Append only: a released migration is never edited, a new one is added after it.
-MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
-    ("001_initial", _m001_initial),
-    ("002_scheduled_runs", _m002_scheduled_runs),
-    ("003_routes_and_share_texts", _m003_routes_and_share_texts),
-    ("004_search_views_pages", _m004_search_views_pages),
-    ("005_run_failures", _m005_run_failures),
-    ("006_exact_run_counts", _m006_exact_run_counts),
-    ("007_search_index_found_by_other_tools", _m007_search_index_found_by_other_tools),
-    ("008_share_status_values", _m008_share_status_values),
-    ("009_change_feed", _m009_change_feed),
-    ("010_field_coverage", _m010_field_coverage),
-)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -681,13 +481,21 @@ class SchemaError(RuntimeError):
     """An archive this version cannot read (written by a newer version)."""
 
 
+def create_migrations_table(db: sqlite_utils.Database) -> None:
+    """``schema_migrations``, as sqlite-utils 4 wrote it (frozen like the migrations); nothing when it exists."""
+    if not db[MIGRATIONS_TABLE].exists():
+        db.execute(f"""CREATE TABLE "{MIGRATIONS_TABLE}" (
+   "name" TEXT PRIMARY KEY,
+   "applied_at" TEXT
+)""")
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply the migrations this archive lacks, each in its own transaction; returns the version."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise SchemaError(f"archive schema version {version} is newer than this finews ({SCHEMA_VERSION})")
-    if not db[MIGRATIONS_TABLE].exists():
-        db[MIGRATIONS_TABLE].create({"name": str, "applied_at": str}, pk="name")
+    create_migrations_table(db)
     for number, (name, apply) in enumerate(MIGRATIONS, start=1):
         if number <= version:
             continue
