@@ -42,11 +42,16 @@ def role(process: psutil.Process) -> str:
 
 
 def early_peaks(crawl: subprocess.Popen[bytes], seconds: float) -> list[tuple[str, int, int]]:
-    """(role, pid, VmHWM in bytes) of the crawl and its children once ``seconds`` have passed or it ended."""
+    """(role, pid, VmHWM in bytes) of the crawl and its children once ``seconds`` have passed since its workers
+    started (on a loaded machine the imports alone can take seconds, and a SIGTERM before the crawl is set
+    up kills it rather than stopping it), or it ended."""
     root = psutil.Process(crawl.pid)
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + STOP_SECONDS  # until the workers are seen
+    workers_seen = False
     peaks: dict[int, tuple[str, int]] = {}
     while time.monotonic() < deadline and crawl.poll() is None:
+        if not workers_seen and any(name == "worker" for name, _mark in peaks.values()):
+            workers_seen, deadline = True, time.monotonic() + seconds
         # Read while the processes live: a child's VmHWM is gone with it.
         try:
             members = (root, *root.children(recursive=True))
