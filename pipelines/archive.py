@@ -23,7 +23,15 @@ from typing import Any
 
 from crawler.items import PostItem
 from pipelines.schema import (
-    CRAWL_RUNS, FRONTIER, LISTED_POSTS, PAGES, POST_REVISIONS, POST_URLS, POSTS, REJECTS, migrate,
+    CRAWL_RUNS,
+    FRONTIER,
+    LISTED_POSTS,
+    PAGES,
+    POST_REVISIONS,
+    POST_URLS,
+    POSTS,
+    REJECTS,
+    migrate,
 )
 from pipelines.sqlite_utils_lean import sqlite_utils
 

@@ -20,7 +20,14 @@ from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.postfile import parse_post_file
 from crawler.replica.generate import SyntheticSite, generate_site
 from crawler.replica.render import (
-    JSON, SHARE_HOST, SHARE_TEXT_PATH, TEXT, Page, PageKey, render_site, share_text_key,
+    JSON,
+    SHARE_HOST,
+    SHARE_TEXT_PATH,
+    TEXT,
+    Page,
+    PageKey,
+    render_site,
+    share_text_key,
 )
 from crawler.replica.server import NO_ANSWER, ReplicaServer
 from crawler.runner import EXIT_LOCKED
