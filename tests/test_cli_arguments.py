@@ -9,7 +9,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -101,7 +101,7 @@ def test_since_selects_by_instant_whatever_zone_it_is_written_in(archive):
     middle = published[len(published) // 2]
     expected = sum(instant >= middle for instant in published)
     assert 0 < expected < len(published)
-    spellings = [middle.isoformat(), middle.astimezone(timezone.utc).isoformat().replace("+00:00", "Z"),
+    spellings = [middle.isoformat(), middle.astimezone(UTC).isoformat().replace("+00:00", "Z"),
                  middle.astimezone(timezone(timedelta(hours=-5))).isoformat(timespec="seconds"),
                  middle.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S %z")]  # as the post files write it
     for since in spellings:

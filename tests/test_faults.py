@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -275,7 +275,7 @@ def test_a_site_that_throttles_is_waited_for_and_every_post_archived(
         throttle = Throttle(6.0, lambda: str(pause))
     else:
         # One second more: an HTTP-date has whole seconds, and its second may be about to end.
-        throttle = Throttle(6.0, lambda: format_datetime(datetime.now(timezone.utc) + timedelta(seconds=pause + 1),
+        throttle = Throttle(6.0, lambda: format_datetime(datetime.now(UTC) + timedelta(seconds=pause + 1),
                                                          usegmt=True))
     with ReplicaServer(pages, fault=throttle) as server:
         result = finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
@@ -457,7 +457,7 @@ def test_a_full_disk_before_the_run_is_one_line_and_exit_1(tmp_path: Path) -> No
 def test_retry_after_is_read_in_both_forms_and_junk_is_none(value, seconds):
     from crawler.throttle import retry_after_seconds
 
-    now = datetime(2026, 12, 5, 0, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 5, 0, 0, 0, tzinfo=UTC)
     assert retry_after_seconds(value, now) == seconds
 
 
