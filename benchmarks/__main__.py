@@ -44,7 +44,8 @@ def machine() -> dict[str, str]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     binary = nginx_binary()
-    nginx = subprocess.run([binary, "-v"], capture_output=True, text=True).stderr.strip() if binary else "absent"
+    nginx = (subprocess.run([binary, "-v"], capture_output=True, text=True, check=False).stderr.strip()
+             if binary else "absent")
     return {
         "cpu": cpu,
         "cores": str(os.cpu_count()),
