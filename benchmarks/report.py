@@ -61,8 +61,8 @@ def _speedup(row: Row, base: Row) -> float:
 
 def markdown_table(rows: Sequence[Row]) -> str:
     lines = [
-        "| posts | run | rounds | wall s | posts/s (files/s for export) | × bare | × bare+share | requests | "
-        "post pages | share texts | peak RSS MB | server CPU % of wall | ok |",
+        ("| posts | run | rounds | wall s | posts/s (files/s for export) | × bare | × bare+share | requests | "
+         "post pages | share texts | peak RSS MB | server CPU % of wall | ok |"),
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for posts in sorted({row.posts for row in rows}):
@@ -150,8 +150,8 @@ def save_and_describe(work: Path, about: dict[str, str], server: str, rounds: in
     results = {"machine": about, "server": server, "rounds": rounds, "rows": [row_json(row) for row in rows]}
     (work / "results.json").write_text(json.dumps(results, indent=1))
     redis = f"; {about['redis']}" if "redis" in about else ""
-    lines = [f"machine: {about['cpu']}, {about['cores']} cores, {about['memory']}; Python {about['python']}, "
-             f"Scrapy {about['scrapy']}, SQLite {about['sqlite']}; server: {server} ({about['nginx']}){redis}"]
+    lines = [(f"machine: {about['cpu']}, {about['cores']} cores, {about['memory']}; Python {about['python']}, "
+              f"Scrapy {about['scrapy']}, SQLite {about['sqlite']}; server: {server} ({about['nginx']}){redis}")]
     if server != "nginx":
         lines.append("server: the replica's Python server, on the same cores as the crawl: these numbers are not benchmarks")
     return lines

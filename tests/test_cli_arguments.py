@@ -136,8 +136,8 @@ def test_scrapy_crawl_never_creates_missing_parents(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode == 1 and not (tmp_path / "a").exists()
-    assert result.stderr.splitlines() == [f"scrapy crawl: output {tmp_path / 'a' / 'out'}: its parent folder "
-                                          f"{tmp_path / 'a'} does not exist"]
+    assert result.stderr.splitlines() == [(f"scrapy crawl: output {tmp_path / 'a' / 'out'}: its parent folder "
+                                           f"{tmp_path / 'a'} does not exist")]
 
 
 def test_demo_writes_the_originals_it_serves_and_verify_accounts_for_each(tmp_path):

@@ -233,8 +233,8 @@ def test_scrapy_crawl_refuses_an_output_another_crawl_holds(tmp_path):
         )
     # Refused before Scrapy starts (no banner), as `finews crawl` refuses: exit 75 and one line.
     assert result.returncode == 75
-    assert result.stderr.splitlines() == [f"scrapy crawl: another crawl (pid {os.getpid()}) is running on "
-                                          f"{tmp_path / 'out'}"]
+    assert result.stderr.splitlines() == [(f"scrapy crawl: another crawl (pid {os.getpid()}) is running on "
+                                           f"{tmp_path / 'out'}")]
     assert not (tmp_path / "out" / "archive.db").exists()
 
 
