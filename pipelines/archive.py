@@ -202,7 +202,7 @@ class Archive:
         # Plain SQL: asked twice per post, and sqlite-utils' rows_where first asks whether the table exists.
         cursor = self.db.execute(f"SELECT * FROM {POSTS.name} WHERE info_code = ?", [info_code])
         row = cursor.fetchone()
-        return None if row is None else dict(zip((column[0] for column in cursor.description), row))
+        return None if row is None else dict(zip((column[0] for column in cursor.description), row, strict=True))
 
     def save_post(self, item: PostItem, file_name: str, run_id: int | None = None) -> str:
         """Archive ``item``; returns ``new``, ``updated``, ``merged`` or ``unchanged`` and counts it on the run.
