@@ -49,7 +49,7 @@ def test_backups_taken_during_a_crawl_are_whole_and_restore(tmp_path):
     assert crawl.returncode == 0, errors
     assert copies[0][1], "the crawl ended before the first backup: nothing was tested"
     counts = []
-    for name, during, result in copies:
+    for name, _during, result in copies:
         assert result.returncode == 0, result.stderr
         copy = tmp_path / name / "archive.db"
         db = sqlite3.connect(copy)

@@ -309,7 +309,7 @@ def post_url(post: PostFile) -> str:
 
 
 def test_server_home_page(replica) -> None:
-    site, _, opener = replica
+    _, _, opener = replica
     status, kind, html = fetch(opener, f"http://{SITE_HOST}/")
     assert status == 200 and kind.startswith("text/html")
     assert "<title>首页 | 金融消息</title>" in html
@@ -389,7 +389,7 @@ def test_server_share_host(replica) -> None:
 
 
 def test_server_refuses_other_hosts_and_unknown_paths(replica) -> None:
-    _, server, opener = replica
+    _, _, opener = replica
     status, kind, text = fetch(opener, "http://example.com/")
     assert status == 502 and kind.startswith("text/plain") and "example.com" in text
     assert fetch(opener, "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW1")[0] == 502
