@@ -89,7 +89,8 @@ def start_crawl(*args: str, cwd: Path, proxy: str, preexec: Callable[[], None] |
     env.update(PYTHONPATH=str(ROOT), http_proxy=proxy)
     return subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", "crawl", "--output", "out", *args], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=preexec,  # noqa: PLW1509 - only setrlimit, one system call that takes no lock
     )
 
 
