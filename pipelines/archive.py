@@ -303,7 +303,7 @@ class Archive:
             revision = self.db.execute(
                 f"SELECT coalesce(max(revision), 0) + 1 FROM {POST_REVISIONS.name} WHERE info_code = ?", [info_code]
             ).fetchone()[0]
-            self.db[POST_REVISIONS.name].insert(
+            self.db.table(POST_REVISIONS.name).insert(
                 {"info_code": info_code, "revision": revision, "content_hash": content_hash, "title": title,
                  "body_html": body_html, "seen_at": seen_at}
             )
@@ -507,10 +507,11 @@ class Archive:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not one of {MODES}")
         with self.db.atomic():
-            table = self.db[CRAWL_RUNS.name].insert(
+            table = self.db.table(CRAWL_RUNS.name).insert(
                 {"site": site, "started_at": utc_now(), "status": "running", "mode": mode, "resumes": 0,
                  **dict.fromkeys((*RUN_COUNTS, *COVERAGE_COUNTS), 0), RUNNING_SECONDS: 0.0}
             )
+        assert isinstance(table.last_pk, int)  # the new run's id
         return table.last_pk
 
     def resume_run(self, run_id: int) -> None:
@@ -539,7 +540,7 @@ class Archive:
             raise ValueError(f"status {status!r} is not one of {RUN_STATUSES}")
         with self.db.atomic():
             self.add_to_run(run_id, dict(counts or {}))
-            self.db[CRAWL_RUNS.name].update(
+            self.db.table(CRAWL_RUNS.name).update(
                 run_id, {"finished_at": utc_now(), "status": status, "exit_code": exit_code}
             )
 
@@ -549,7 +550,7 @@ class Archive:
         if status not in RUN_STATUSES:
             raise ValueError(f"status {status!r} is not one of {RUN_STATUSES}")
         with self.db.atomic():
-            self.db[CRAWL_RUNS.name].update(
+            self.db.table(CRAWL_RUNS.name).update(
                 run_id, {"status": status, "exit_code": exit_code, "failure": failure if status == "failed" else None}
             )
 
@@ -564,7 +565,7 @@ class Archive:
         return ids
 
     def run(self, run_id: int) -> dict[str, Any]:
-        return self.db[CRAWL_RUNS.name].get(run_id)
+        return self.db.table(CRAWL_RUNS.name).get(run_id)
 
     def latest_run(self, modes: Sequence[str] = MODES) -> dict[str, Any] | None:
         """The latest run of one of ``modes``."""
