@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from crawler.items import PostItem
 from pipelines.schema import (
@@ -94,7 +94,9 @@ def upsert_sql(table: str, pk: tuple[str, ...], columns: tuple[str, ...]) -> str
     return f"INSERT INTO [{table}] ({names}) VALUES ({marks}) ON CONFLICT({conflict}) DO UPDATE SET {updates}"
 
 
-def connect_read_only(path: Path, isolation_level: str | None = "") -> sqlite3.Connection:
+def connect_read_only(
+    path: Path, isolation_level: Literal["DEFERRED", "EXCLUSIVE", "IMMEDIATE"] | None = "DEFERRED"
+) -> sqlite3.Connection:
     """A connection that never writes ``path``. A WAL archive copied alone onto a read-only medium has no
     ``-shm`` and cannot get one, so ``mode=ro`` cannot open it: there it is opened ``immutable`` (nothing
     writes a read-only medium, which is what that promises SQLite)."""
