@@ -116,7 +116,10 @@ class ProgressDisplay:
 
         The display stands in for sys.stderr while it runs; Scrapy's log handler kept the real one.
         """
+        real_stderr = sys.__stderr__
+        if real_stderr is None or real_stderr is sys.stderr:
+            return
         for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.__stderr__ is not sys.stderr:
-                self._redirected.append((handler, handler.stream))
+            if isinstance(handler, logging.StreamHandler) and handler.stream is real_stderr:
+                self._redirected.append((handler, real_stderr))
                 handler.setStream(sys.stderr)

@@ -219,6 +219,7 @@ class Archive:
         from the share host alone (not ``from_site``) keeps its ``last_seen_*``. Every URL the item was
         seen under is added to post_urls, in the same transaction.
         """
+        assert item.info_code is not None  # ValidatePipeline rejects an item without one
         now = utc_now()
         with self.db.atomic():
             existing = self.get_post(item.info_code)
