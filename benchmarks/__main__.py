@@ -38,13 +38,25 @@ SCENARIOS = ("bare", "bare+share", "crawl", "crawl-workers-2", "crawl-unthrottle
 # Runs on the output of ``crawl``.
 NEEDS_CRAWL = ("incremental", "export")
 DEFAULT_WORK = Path("/tmp/finews-benchmarks")
+# Each run, in SCENARIOS' order, on one round.
+MEASURES: dict[str, Callable[[Round], list[Row]]] = {
+    "bare": lambda bench: [bench.bare(share=False)],
+    "bare+share": lambda bench: [bench.bare(share=True)],
+    "crawl": lambda bench: [bench.crawl()],
+    "crawl-workers-2": lambda bench: [bench.crawl("crawl-workers-2", workers=2)],
+    "crawl-unthrottled": lambda bench: [bench.crawl("crawl-unthrottled", "AUTOTHROTTLE_ENABLED=False")],
+    "incremental": lambda bench: [bench.incremental()],
+    "export": lambda bench: [bench.export()],
+    "resume": lambda bench: list(bench.killed_and_resumed()),
+}
 
 
 def machine() -> dict[str, str]:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     binary = nginx_binary()
-    nginx = subprocess.run([binary, "-v"], capture_output=True, text=True).stderr.strip() if binary else "absent"
+    nginx = (subprocess.run([binary, "-v"], capture_output=True, text=True, check=False).stderr.strip()
+             if binary else "absent")
     return {
         "cpu": cpu,
         "cores": str(os.cpu_count()),
@@ -72,20 +84,10 @@ def run(posts: list[int], rounds: int, work: Path, server_kind: str, skip: froze
             log(f"serving {site.files:,} files with {server.name} on {server.proxy_url}")
             for number in range(1, rounds + 1):
                 bench = Round(site, server, work / f"runs-{count}", number)
-                measures: dict[str, Callable[[], list[Row]]] = {
-                    "bare": lambda: [bench.bare(share=False)],
-                    "bare+share": lambda: [bench.bare(share=True)],
-                    "crawl": lambda: [bench.crawl()],
-                    "crawl-workers-2": lambda: [bench.crawl("crawl-workers-2", workers=2)],
-                    "crawl-unthrottled": lambda: [bench.crawl("crawl-unthrottled", "AUTOTHROTTLE_ENABLED=False")],
-                    "incremental": lambda: [bench.incremental()],
-                    "export": lambda: [bench.export()],
-                    "resume": lambda: list(bench.killed_and_resumed()),
-                }
-                for name, measure in measures.items():
+                for name, measure in MEASURES.items():
                     if name in skip or (name in NEEDS_CRAWL and "crawl" in skip):
                         continue
-                    for row in measure():
+                    for row in measure(bench):
                         rows.append(row)
                         log(f"{count:,} posts, round {number}: {row.scenario:<11} {row.wall_seconds:7.2f} s "
                             f"{row.per_second:8.0f}/s {row.requests:7} requests "

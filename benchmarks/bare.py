@@ -57,8 +57,7 @@ class BareSpider(scrapy.Spider):
                 yield scrapy.Request(url, callback=self.parse_listing)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
-        response.selector.register_namespace("atom", _ATOM["atom"])
-        yield from self._follow(response, response.xpath("//atom:entry/atom:link/@href").getall())
+        yield from self._follow(response, response.xpath("//atom:entry/atom:link/@href", namespaces=_ATOM).getall())
 
     def parse_listing(self, response: Response) -> Iterator[scrapy.Request]:
         yield from self._follow(response, response.xpath("//a/@href").getall())

@@ -109,7 +109,7 @@ class _Background(threading.Thread):
         argv, cwd, env, logs = self.args
         try:
             self.measured = run_measured(argv, cwd=cwd, env=env, logs=logs, stop_when=self._hung)
-        except BaseException as error:  # handed to the main thread by ``result``, which raises it there
+        except BaseException as error:  # noqa: BLE001 - ``result`` raises it in the main thread
             self.error = error
 
     def _hung(self) -> bool:

@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             profiled = finews_argv("crawl", "--output", str(output), *options)
         command = [py_spy, "record", "--rate", str(RATE), "--format", "raw", "--output", str(raw), "--", *profiled]
-        result = subprocess.run(command, env=crawler_env(server.proxy_url), cwd=work, capture_output=True, text=True)
+        result = subprocess.run(command, env=crawler_env(server.proxy_url), cwd=work, capture_output=True, text=True,
+                                check=False)
     if result.returncode != 0:
         print(result.stderr[-2000:], file=sys.stderr)
         return 1

@@ -61,8 +61,8 @@ def _speedup(row: Row, base: Row) -> float:
 
 def markdown_table(rows: Sequence[Row]) -> str:
     lines = [
-        "| posts | run | rounds | wall s | posts/s (files/s for export) | × bare | × bare+share | requests | "
-        "post pages | share texts | peak RSS MB | server CPU % of wall | ok |",
+        ("| posts | run | rounds | wall s | posts/s (files/s for export) | × bare | × bare+share | requests | "
+         "post pages | share texts | peak RSS MB | server CPU % of wall | ok |"),
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for posts in sorted({row.posts for row in rows}):
@@ -79,15 +79,15 @@ def markdown_table(rows: Sequence[Row]) -> str:
             ratios: list[Spread | None] = [None, None]
             if scenario in ("crawl", "crawl-workers-2", "crawl-unthrottled", "bare+share", "bare"):
                 ratios = [per_round(rows, posts, scenario, base, _speedup) for base in ("bare", "bare+share")]
-            server = [row.server_cpu_seconds / row.wall_seconds * 100 for row in group
-                      if row.server_cpu_seconds is not None and row.wall_seconds > 0]
+            server = Spread.of([row.server_cpu_seconds / row.wall_seconds * 100 for row in group
+                                if row.server_cpu_seconds is not None and row.wall_seconds > 0])
             lines.append(
                 f"| {posts:,} | {scenario} | {len(group)} | {spread(lambda r: r.wall_seconds).show()} | "
                 f"{spread(lambda r: r.per_second).show(0)} | "
                 + " | ".join(r.show() if r else "" for r in ratios)
                 + f" | {spread(lambda r: r.requests).show(0)} | {spread(lambda r: r.post_pages).show(0)} | "
                 f"{spread(lambda r: r.share_texts).show(0)} | {spread(lambda r: r.peak_rss_bytes / MIB).show(0)} | "
-                f"{Spread.of(server).show(1) if server else 'n/a'} | "
+                f"{server.show(1) if server else 'n/a'} | "
                 f"{'yes' if all(row.ok for row in group) else 'NO: ' + '; '.join(r.note for r in group if not r.ok)} |"
             )
     return "\n".join(lines)
@@ -150,8 +150,8 @@ def save_and_describe(work: Path, about: dict[str, str], server: str, rounds: in
     results = {"machine": about, "server": server, "rounds": rounds, "rows": [row_json(row) for row in rows]}
     (work / "results.json").write_text(json.dumps(results, indent=1))
     redis = f"; {about['redis']}" if "redis" in about else ""
-    lines = [f"machine: {about['cpu']}, {about['cores']} cores, {about['memory']}; Python {about['python']}, "
-             f"Scrapy {about['scrapy']}, SQLite {about['sqlite']}; server: {server} ({about['nginx']}){redis}"]
+    lines = [(f"machine: {about['cpu']}, {about['cores']} cores, {about['memory']}; Python {about['python']}, "
+              f"Scrapy {about['scrapy']}, SQLite {about['sqlite']}; server: {server} ({about['nginx']}){redis}")]
     if server != "nginx":
         lines.append("server: the replica's Python server, on the same cores as the crawl: these numbers are not benchmarks")
     return lines

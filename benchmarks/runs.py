@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from benchmarks.measure import Measured, run_measured
 from benchmarks.servers import SiteServer
@@ -86,7 +87,7 @@ def archived(output: Path) -> int:
         db.close()
 
 
-def last_run(output: Path) -> dict[str, object]:
+def last_run(output: Path) -> dict[str, Any]:
     db = sqlite3.connect(f"file:{output / ARCHIVE}?mode=ro", uri=True)
     db.row_factory = sqlite3.Row
     try:

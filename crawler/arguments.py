@@ -53,7 +53,7 @@ def site_url(text: str) -> str:
 def redis_url(text: str) -> str:
     """A Redis server's URL as redis-py takes it: redis://[:PASSWORD@]HOST[:PORT][/DB], rediss://…, unix://PATH."""
     parts = urlsplit(text)
-    well_formed = parts.scheme in REDIS_SCHEMES and (parts.path if parts.scheme == "unix" else parts.hostname)
+    well_formed = parts.scheme in REDIS_SCHEMES and bool(parts.path if parts.scheme == "unix" else parts.hostname)
     if well_formed and parts.scheme != "unix":
         try:
             parts.port  # noqa: B018 - raises on a port that is not a number

@@ -65,9 +65,10 @@ def infocode_from_url(url: str) -> str:
     path_code = _path_code(path, (parts.hostname or "").rstrip("."))
     if code is not None and path_code is not None and code != path_code:
         raise InfoCodeError(f"URL {url[:120]!r} names two infoCodes: {path_code} in its path, {code} in its query")
-    if code is None and path_code is None:
+    found = code or path_code
+    if found is None:
         raise InfoCodeError(f"URL {url[:120]!r} carries no infoCode")
-    return code or path_code
+    return found
 
 
 def _path_code(path: str, host: str) -> str | None:

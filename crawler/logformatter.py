@@ -10,14 +10,14 @@ from crawler.faults import shorten, storage_fault
 
 
 class FinewsLogFormatter(LogFormatter):
-    def dropped(self, item, exception, response, spider) -> LogFormatterResult:  # noqa: ANN001 - Scrapy's hook
+    def dropped(self, item, exception, response, spider) -> LogFormatterResult:  # untyped: Scrapy's hook
         return {
             "level": logging.INFO,
             "msg": "Not archived %(url)s: %(reason)s",
             "args": {"url": getattr(item, "post_url", "?"), "reason": shorten(str(exception))},
         }
 
-    def item_error(self, item, exception, response, spider) -> LogFormatterResult:  # noqa: ANN001 - Scrapy's hook
+    def item_error(self, item, exception, response, spider) -> LogFormatterResult:  # untyped: Scrapy's hook
         """Scrapy's own line holds the item's repr, page bytes included (megabytes under cron): the URL and
         the error only. A storage error is the run's fault, said once by the runner: not logged per item."""
         return {
@@ -28,7 +28,7 @@ class FinewsLogFormatter(LogFormatter):
             },
         }
 
-    def scraped(self, item, response, spider) -> LogFormatterResult:  # noqa: ANN001 - Scrapy's hook
+    def scraped(self, item, response, spider) -> LogFormatterResult:  # untyped: Scrapy's hook
         return {
             "level": logging.DEBUG,
             "msg": "Archived %(url)s (%(change)s)",

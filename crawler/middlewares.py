@@ -30,9 +30,10 @@ class RedirectGuard:
         return cls(crawler)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if response.status not in REDIRECT_STATUSES or b"Location" not in response.headers:
+        location = response.headers.get("Location") if response.status in REDIRECT_STATUSES else None
+        if location is None:
             return response
-        target = urljoin(request.url, response.headers["Location"].decode("latin-1"))
+        target = urljoin(request.url, location.decode("latin-1"))
         host = urlsplit(target).hostname or ""
         allowed = getattr(self.crawler.spider, "allowed_domains", None) or []
         if allowed and host not in (domain.lower() for domain in allowed):

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -92,7 +92,7 @@ def parse_post_date(value: str) -> datetime:
         raise PostFileError(f"unusable date {value!r}")
     parts = match.groupdict()
     if parts["z"] or not parts["sign"]:
-        zone = timezone.utc
+        zone = UTC
     else:
         offset = timedelta(hours=int(parts["zh"]), minutes=int(parts["zm"] or 0))
         zone = timezone(offset if parts["sign"] == "+" else -offset)

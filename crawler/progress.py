@@ -21,6 +21,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 from twisted.internet.task import LoopingCall
 
+from crawler.twisted_reactor import global_reactor
+
 DONE_CHANGES = ("new", "updated", "merged", "unchanged", "rejected")
 # The bar's width: the rest of a narrow terminal goes to the posts done of queued and the time, which always
 # show, and then to the counts, which are cut short (…) when they do not fit.
@@ -85,10 +87,7 @@ class ProgressDisplay:
         self.loop.start(self.interval, now=True)
         # A second Ctrl-C stops the reactor at once, and the spider never closes: the display must still stop
         # before the command prints its last line, or its thread draws over it and the cursor stays hidden.
-        # (Imported here: at import time it would install a reactor before Scrapy picks its own.)
-        from twisted.internet import reactor
-
-        reactor.addSystemEventTrigger("before", "shutdown", self.stop)
+        global_reactor().addSystemEventTrigger("before", "shutdown", self.stop)
 
     def refresh(self) -> None:
         if self.task is None:
@@ -117,7 +116,10 @@ class ProgressDisplay:
 
         The display stands in for sys.stderr while it runs; Scrapy's log handler kept the real one.
         """
+        real_stderr = sys.__stderr__
+        if real_stderr is None or real_stderr is sys.stderr:
+            return
         for handler in logging.getLogger().handlers:
-            if isinstance(handler, logging.StreamHandler) and handler.stream is sys.__stderr__ is not sys.stderr:
-                self._redirected.append((handler, handler.stream))
+            if isinstance(handler, logging.StreamHandler) and handler.stream is real_stderr:
+                self._redirected.append((handler, real_stderr))
                 handler.setStream(sys.stderr)

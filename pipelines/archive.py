@@ -16,14 +16,22 @@ import sqlite3
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from crawler.items import PostItem
 from pipelines.schema import (
-    CRAWL_RUNS, FRONTIER, LISTED_POSTS, PAGES, POST_REVISIONS, POST_URLS, POSTS, REJECTS, migrate,
+    CRAWL_RUNS,
+    FRONTIER,
+    LISTED_POSTS,
+    PAGES,
+    POST_REVISIONS,
+    POST_URLS,
+    POSTS,
+    REJECTS,
+    migrate,
 )
 from pipelines.sqlite_utils_lean import sqlite_utils
 
@@ -86,7 +94,9 @@ def upsert_sql(table: str, pk: tuple[str, ...], columns: tuple[str, ...]) -> str
     return f"INSERT INTO [{table}] ({names}) VALUES ({marks}) ON CONFLICT({conflict}) DO UPDATE SET {updates}"
 
 
-def connect_read_only(path: Path, isolation_level: str | None = "") -> sqlite3.Connection:
+def connect_read_only(
+    path: Path, isolation_level: Literal["DEFERRED", "EXCLUSIVE", "IMMEDIATE"] | None = "DEFERRED"
+) -> sqlite3.Connection:
     """A connection that never writes ``path``. A WAL archive copied alone onto a read-only medium has no
     ``-shm`` and cannot get one, so ``mode=ro`` cannot open it: there it is opened ``immutable`` (nothing
     writes a read-only medium, which is what that promises SQLite)."""
@@ -102,7 +112,7 @@ def connect_read_only(path: Path, isolation_level: str | None = "") -> sqlite3.C
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -206,7 +216,7 @@ class Archive:
         # Plain SQL: asked twice per post, and sqlite-utils' rows_where first asks whether the table exists.
         cursor = self.db.execute(f"SELECT * FROM {POSTS.name} WHERE info_code = ?", [info_code])
         row = cursor.fetchone()
-        return None if row is None else dict(zip((column[0] for column in cursor.description), row))
+        return None if row is None else dict(zip((column[0] for column in cursor.description), row, strict=True))
 
     def save_post(self, item: PostItem, file_name: str, run_id: int | None = None) -> str:
         """Archive ``item``; returns ``new``, ``updated``, ``merged`` or ``unchanged`` and counts it on the run.
@@ -221,6 +231,7 @@ class Archive:
         from the share host alone (not ``from_site``) keeps its ``last_seen_*``. Every URL the item was
         seen under is added to post_urls, in the same transaction.
         """
+        assert item.info_code is not None  # ValidatePipeline rejects an item without one
         now = utc_now()
         with self.db.atomic():
             existing = self.get_post(item.info_code)
@@ -306,7 +317,7 @@ class Archive:
             revision = self.db.execute(
                 f"SELECT coalesce(max(revision), 0) + 1 FROM {POST_REVISIONS.name} WHERE info_code = ?", [info_code]
             ).fetchone()[0]
-            self.db[POST_REVISIONS.name].insert(
+            self.db.table(POST_REVISIONS.name).insert(
                 {"info_code": info_code, "revision": revision, "content_hash": content_hash, "title": title,
                  "body_html": body_html, "seen_at": seen_at}
             )
@@ -510,10 +521,11 @@ class Archive:
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not one of {MODES}")
         with self.db.atomic():
-            table = self.db[CRAWL_RUNS.name].insert(
+            table = self.db.table(CRAWL_RUNS.name).insert(
                 {"site": site, "started_at": utc_now(), "status": "running", "mode": mode, "resumes": 0,
                  **dict.fromkeys((*RUN_COUNTS, *COVERAGE_COUNTS), 0), RUNNING_SECONDS: 0.0}
             )
+        assert isinstance(table.last_pk, int)  # the new run's id
         return table.last_pk
 
     def resume_run(self, run_id: int) -> None:
@@ -542,7 +554,7 @@ class Archive:
             raise ValueError(f"status {status!r} is not one of {RUN_STATUSES}")
         with self.db.atomic():
             self.add_to_run(run_id, dict(counts or {}))
-            self.db[CRAWL_RUNS.name].update(
+            self.db.table(CRAWL_RUNS.name).update(
                 run_id, {"finished_at": utc_now(), "status": status, "exit_code": exit_code}
             )
 
@@ -552,7 +564,7 @@ class Archive:
         if status not in RUN_STATUSES:
             raise ValueError(f"status {status!r} is not one of {RUN_STATUSES}")
         with self.db.atomic():
-            self.db[CRAWL_RUNS.name].update(
+            self.db.table(CRAWL_RUNS.name).update(
                 run_id, {"status": status, "exit_code": exit_code, "failure": failure if status == "failed" else None}
             )
 
@@ -567,7 +579,7 @@ class Archive:
         return ids
 
     def run(self, run_id: int) -> dict[str, Any]:
-        return self.db[CRAWL_RUNS.name].get(run_id)
+        return self.db.table(CRAWL_RUNS.name).get(run_id)
 
     def latest_run(self, modes: Sequence[str] = MODES) -> dict[str, Any] | None:
         """The latest run of one of ``modes``."""

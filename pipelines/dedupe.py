@@ -56,6 +56,7 @@ class DedupePipeline:
         return cls(archive_for(crawler))
 
     def process_item(self, item: PostItem) -> PostItem:
+        assert item.info_code is not None  # ValidatePipeline, before this, rejects an item without one
         row = self.archive.get_post(item.info_code)
         existing = item_from_row(row) if row else None
         merged = merge_routes(existing, item)

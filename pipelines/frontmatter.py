@@ -20,14 +20,19 @@ class UnsafePathError(ValueError):
     """A file name that would land outside the posts folder."""
 
 
+def _published_at(item: PostItem) -> datetime:
+    assert item.published_at is not None  # ValidatePipeline rejects an item without a date
+    return datetime.fromisoformat(item.published_at)
+
+
 def file_name_of(item: PostItem) -> str:
-    return post_file_name(datetime.fromisoformat(item.published_at), item.name)
+    return post_file_name(_published_at(item), item.name)
 
 
 def post_file_text(item: PostItem) -> str:
     return format_post_file(
         title=item.title,
-        published_at=datetime.fromisoformat(item.published_at),
+        published_at=_published_at(item),
         category=item.category,
         tags=item.tags,
         body=item.body_html,
@@ -72,7 +77,7 @@ class FrontMatterWriter:
     def process_item(self, item: PostItem) -> PostItem:
         file_name = file_name_of(item)
         path = path_inside(self.posts_dir, file_name)
-        moved = bool(item.previous_file) and item.previous_file != file_name
+        moved_from = item.previous_file if item.previous_file and item.previous_file != file_name else None
         if item.change != "unchanged" or not path.exists():
             text = post_file_text(item)
             # A record that changed in what its file does not show (an outlet post's, by its emnews twin's
@@ -81,10 +86,10 @@ class FrontMatterWriter:
                 write_atomically(path, text)
                 if item.kind == "emnews":
                     self.emnews_written.add(file_name)
-                if not (moved and item.previous_file in self.emnews_written):
+                if not (moved_from and moved_from in self.emnews_written):
                     self.crawler.stats.inc_value("finews/files_written")
-        if moved:
+        if moved_from:
             # The article's file moved (its outlet post arrived after its emnews twin): one file per record.
-            path_inside(self.posts_dir, item.previous_file).unlink(missing_ok=True)
-            self.emnews_written.discard(item.previous_file)
+            path_inside(self.posts_dir, moved_from).unlink(missing_ok=True)
+            self.emnews_written.discard(moved_from)
         return item

@@ -49,6 +49,6 @@ def mirror_posts(db: Executes, posts_dir: Path) -> None:
         cursor = db.execute("SELECT * FROM posts")
         columns = [column[0] for column in cursor.description]
         for values in cursor:
-            row = dict(zip(columns, values))
+            row = dict(zip(columns, values, strict=True))
             if row["file_name"] in missing:
                 write_atomically(path_inside(posts_dir, row["file_name"]), post_file_text(item_from_row(row)))

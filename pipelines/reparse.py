@@ -56,6 +56,7 @@ class ReparsePipeline:
         # The site was not looked at: an archived post keeps its last_seen_*, and a frontier row stays for
         # the next crawl (the archive treats a record not read from the site so).
         item.from_site = False
+        assert item.info_code is not None  # ValidatePipeline, before this, rejects an item without one
         row = self.archive.get_post(item.info_code)
         if row is not None and item.share_status == NOT_FETCHED:
             # Its share text is not among the stored pages: the reparse asked the share host nothing, so the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 _UNUSED_BY_THE_ARCHIVE = ("numpy", "pandas")
 
@@ -29,4 +30,7 @@ def _import_sqlite_utils() -> ModuleType:
     return sqlite_utils
 
 
-sqlite_utils = _import_sqlite_utils()
+if TYPE_CHECKING:  # the same module, with its types (sqlite_utils.Database in annotations)
+    import sqlite_utils
+else:
+    sqlite_utils = _import_sqlite_utils()

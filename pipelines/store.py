@@ -84,6 +84,7 @@ class SqliteStorePipeline:
         self.crawler.stats.set_value("finews/run_id", self.run_id)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        assert self.run_id is not None  # set when the spider opened
         with storage_faults_fail_the_run(self.crawler):
             self.archive.finish_run(self.run_id, run_status(reason), self._counts_since_added())
 

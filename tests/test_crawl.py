@@ -33,7 +33,7 @@ def finews(*args: str, cwd: Path, proxy: str | None = None, timeout: int = 120) 
         env["http_proxy"] = proxy
     return subprocess.run(
         [sys.executable, "-m", "crawler.cli", *args], cwd=cwd, env=env, capture_output=True, text=True,
-        timeout=timeout,
+        timeout=timeout, check=False,
     )
 
 
@@ -229,12 +229,12 @@ def test_scrapy_crawl_refuses_an_output_another_crawl_holds(tmp_path):
     with CrawlLock(tmp_path / "out" / LOCK_FILE):
         result = subprocess.run(
             [sys.executable, "-m", "scrapy", "crawl", "site", "-s", f"FINEWS_OUTPUT={tmp_path / 'out'}"],
-            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
         )
     # Refused before Scrapy starts (no banner), as `finews crawl` refuses: exit 75 and one line.
     assert result.returncode == 75
-    assert result.stderr.splitlines() == [f"scrapy crawl: another crawl (pid {os.getpid()}) is running on "
-                                          f"{tmp_path / 'out'}"]
+    assert result.stderr.splitlines() == [(f"scrapy crawl: another crawl (pid {os.getpid()}) is running on "
+                                           f"{tmp_path / 'out'}")]
     assert not (tmp_path / "out" / "archive.db").exists()
 
 
@@ -263,7 +263,7 @@ def test_scrapy_crawl_site_uses_the_same_settings(site, tmp_path):
         result = subprocess.run(
             [sys.executable, "-m", "scrapy", "crawl", "site", "-s", f"FINEWS_OUTPUT={tmp_path / 'out'}",
              "-s", "LOG_LEVEL=WARNING"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
         )
     assert result.returncode == 0, result.stderr
     archived = rows(tmp_path / "out" / "archive.db", "SELECT info_code FROM posts")

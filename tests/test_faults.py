@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -89,7 +89,8 @@ def start_crawl(*args: str, cwd: Path, proxy: str, preexec: Callable[[], None] |
     env.update(PYTHONPATH=str(ROOT), http_proxy=proxy)
     return subprocess.Popen(
         [sys.executable, "-m", "crawler.cli", "crawl", "--output", "out", *args], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=preexec,  # noqa: PLW1509 - only setrlimit, one system call that takes no lock
     )
 
 
@@ -149,7 +150,7 @@ def unwritable(folder: Path) -> Iterator[None]:
     """``folder`` refuses new files, for root too: ``chattr +i`` as root, mode 0555 otherwise."""
     if os.geteuid() == 0:
         if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)],
-                                                            capture_output=True).returncode != 0:
+                                                            capture_output=True, check=False).returncode != 0:
             pytest.skip("running as root on a file system without chattr +i")
         undo = ["chattr", "-i", str(folder)]
     else:
@@ -188,7 +189,7 @@ def tmpfs(folder: Path, size: str) -> Iterator[Callable[[str], None]]:
     """A tmpfs of ``size`` on ``folder``; yields a function that resizes it. Skips where mounting is refused."""
     folder.mkdir()
     if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                                           capture_output=True).returncode != 0:
+                                           capture_output=True, check=False).returncode != 0:
         pytest.skip("cannot mount a tmpfs here (not root, or no mount privilege); RLIMIT_FSIZE covers it")
 
     def resize(new_size: str) -> None:
@@ -275,7 +276,7 @@ def test_a_site_that_throttles_is_waited_for_and_every_post_archived(
         throttle = Throttle(6.0, lambda: str(pause))
     else:
         # One second more: an HTTP-date has whole seconds, and its second may be about to end.
-        throttle = Throttle(6.0, lambda: format_datetime(datetime.now(timezone.utc) + timedelta(seconds=pause + 1),
+        throttle = Throttle(6.0, lambda: format_datetime(datetime.now(UTC) + timedelta(seconds=pause + 1),
                                                          usegmt=True))
     with ReplicaServer(pages, fault=throttle) as server:
         result = finews("crawl", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
@@ -457,7 +458,7 @@ def test_a_full_disk_before_the_run_is_one_line_and_exit_1(tmp_path: Path) -> No
 def test_retry_after_is_read_in_both_forms_and_junk_is_none(value, seconds):
     from crawler.throttle import retry_after_seconds
 
-    now = datetime(2026, 12, 5, 0, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 12, 5, 0, 0, 0, tzinfo=UTC)
     assert retry_after_seconds(value, now) == seconds
 
 

@@ -40,7 +40,7 @@ class Tripwire:
                 requests.append(self.path)
                 self.send_error(502)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -30,7 +30,7 @@ def test_seed_is_written_back_byte_for_byte_from_its_fields():
 
 
 def test_a_date_without_zone_is_utc_and_one_with_zone_keeps_it():
-    assert parse_post_date("2021-12-08 10:39:01") == datetime(2021, 12, 8, 10, 39, 1, tzinfo=timezone.utc)
+    assert parse_post_date("2021-12-08 10:39:01") == datetime(2021, 12, 8, 10, 39, 1, tzinfo=UTC)
     with_zone = parse_post_date("2021-12-27 10:36:14 +0800")
     assert with_zone.utcoffset() == timedelta(hours=8) and with_zone.hour == 10
     with pytest.raises(PostFileError):

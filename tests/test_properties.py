@@ -20,7 +20,8 @@ from crawler.record import ShareOutcome, post_item
 CONTROL = {chr(code) for code in (*range(0, 9), 11, 12, *range(14, 32), 127)}
 
 KEYS = ["layout", "title", "date", "categories", "tags"]
-instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1),
+# Hypothesis takes naive bounds and gives the zone by ``timezones``.
+instants = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1),  # noqa: DTZ001
                         timezones=st.just(timezone(timedelta(hours=8)))).map(lambda d: d.replace(microsecond=0))
 whitespace_free = st.text(min_size=1, max_size=20).filter(lambda t: t.split() == [t])
 categories = st.text(alphabet=st.characters(categories=("Ll", "Lu", "Nd")), min_size=1, max_size=30)

@@ -156,11 +156,11 @@ def test_load_posts_skips_what_it_cannot_read(tmp_path: Path) -> None:
     ("source", "expected"),
     [
         (
-            '<p>a</p>\n <p>b &lt;c&gt; x&y<br>z</p><p class="m">（来源：上海<span id="s"><a href="http://q/?a=1&b=2" '
-            'class=\'k\'>证券</a></span><span id="q"></span>报）</p>\n\n<http://a.b/c?d=1&e=2>\n\n[返回](//x/c/y.html)｜[首页](//x/)',
-            '<p>a</p>\n<p>b &lt;c&gt; x&amp;y<br />z</p>\n<p class="m">（来源：上海<span id="s"><a href="http://q/?a=1&amp;b=2" '
-            'class="k">证券</a></span><span id="q"></span>报）</p>\n\n<p><a href="http://a.b/c?d=1&amp;e=2">'
-            'http://a.b/c?d=1&amp;e=2</a></p>\n\n<p><a href="//x/c/y.html">返回</a>｜<a href="//x/">首页</a></p>\n',
+            ('<p>a</p>\n <p>b &lt;c&gt; x&y<br>z</p><p class="m">（来源：上海<span id="s"><a href="http://q/?a=1&b=2" '
+             'class=\'k\'>证券</a></span><span id="q"></span>报）</p>\n\n<http://a.b/c?d=1&e=2>\n\n[返回](//x/c/y.html)｜[首页](//x/)'),
+            ('<p>a</p>\n<p>b &lt;c&gt; x&amp;y<br />z</p>\n<p class="m">（来源：上海<span id="s"><a href="http://q/?a=1&amp;b=2" '
+             'class="k">证券</a></span><span id="q"></span>报）</p>\n\n<p><a href="http://a.b/c?d=1&amp;e=2">'
+             'http://a.b/c?d=1&amp;e=2</a></p>\n\n<p><a href="//x/c/y.html">返回</a>｜<a href="//x/">首页</a></p>\n'),
         ),
         ("> 摘要\n\n正文<1%", "<blockquote>\n  <p>摘要</p>\n</blockquote>\n\n<p>正文&lt;1%</p>\n"),
         ("[返回](../emnews/)\n[首页](../)\n", '<p><a href="../emnews/">返回</a>\n<a href="../">首页</a></p>\n'),
@@ -309,7 +309,7 @@ def post_url(post: PostFile) -> str:
 
 
 def test_server_home_page(replica) -> None:
-    site, _, opener = replica
+    _, _, opener = replica
     status, kind, html = fetch(opener, f"http://{SITE_HOST}/")
     assert status == 200 and kind.startswith("text/html")
     assert "<title>首页 | 金融消息</title>" in html
@@ -389,7 +389,7 @@ def test_server_share_host(replica) -> None:
 
 
 def test_server_refuses_other_hosts_and_unknown_paths(replica) -> None:
-    _, server, opener = replica
+    _, _, opener = replica
     status, kind, text = fetch(opener, "http://example.com/")
     assert status == 502 and kind.startswith("text/plain") and "example.com" in text
     assert fetch(opener, "http://choicewzp1.eastmoney.com/html_News/NewsShare.html?infoCode=NW1")[0] == 502

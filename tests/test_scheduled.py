@@ -206,10 +206,10 @@ def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled
     assert second[:3] == ["2", "finished", "incremental"] and first[:3] == ["1", "finished", "incremental"]
     assert second[6] == "1" and first[6] == "1"  # sessions: neither was resumed
     malformed = len(crawled_twice.site.malformed)
-    counts = dict(zip(headings[-9:], second[-9:]))
+    counts = dict(zip(headings[-9:], second[-9:], strict=True))
     assert (counts["skip:archived"], counts["skip:rejected"]) == (str(len(crawled_twice.site.files) - malformed),
                                                                  str(malformed))
-    assert dict(zip(headings[-9:], first[-9:]))["merged"] == "1"
+    assert dict(zip(headings[-9:], first[-9:], strict=True))["merged"] == "1"
     assert any(line.startswith("sessions: ") or "sessions: 1, plus one per" in line for line in lines[5:])
     assert finews("status", "--output", "nowhere", cwd=crawled_twice.work).returncode == 1
 

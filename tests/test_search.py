@@ -38,7 +38,7 @@ def test_a_chinese_word_from_a_text_finds_exactly_the_posts_holding_it_newest_fi
     assert result.returncode == 0 and result.stderr == "", result.stderr
     hits = hits_of(result.stdout)
     assert [hit[1].strip() for hit in hits] == [row["post_url"] for row in expected]
-    for hit, row in zip(hits, expected):
+    for hit, row in zip(hits, expected, strict=True):
         assert hit[0] == f"{row['published_at'][:10]} {row['published_at'][11:16]}  {row['media'] or '东财滚动新闻'}  {row['title']}"
         assert f"[{word}]" in hit[2] or word in row["title"]
     assert result.stdout.splitlines()[-1] == f"{len(expected)} posts match, {len(expected)} shown (newest first)"

@@ -20,7 +20,14 @@ from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.postfile import parse_post_file
 from crawler.replica.generate import SyntheticSite, generate_site
 from crawler.replica.render import (
-    JSON, SHARE_HOST, SHARE_TEXT_PATH, TEXT, Page, PageKey, render_site, share_text_key,
+    JSON,
+    SHARE_HOST,
+    SHARE_TEXT_PATH,
+    TEXT,
+    Page,
+    PageKey,
+    render_site,
+    share_text_key,
 )
 from crawler.replica.server import NO_ANSWER, ReplicaServer
 from crawler.runner import EXIT_LOCKED
@@ -427,8 +434,8 @@ def test_texts_not_stored_are_named_and_an_infocode_the_archive_does_not_hold_is
     # (Besides Scrapy's own log line for the retries it gave up.)
     assert [line for line in result.stderr.splitlines() if line.startswith("finews share: ")] == [
         f"finews share: {stranger}: not archived: the share host gives no date, category or name to make a post of",
-        f"finews share: {missing}: not archived: the share host gives no date, category or name to make a post of; "
-        "the share host failed too: http 404",
+        (f"finews share: {missing}: not archived: the share host gives no date, category or name to make a post of; "
+         "the share host failed too: http 404"),
         f"finews share: {failing}: http 500",
     ]
     assert result.stdout.startswith(

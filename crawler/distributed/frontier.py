@@ -72,7 +72,16 @@ class SharedFrontier(Scheduler):
 
     worker: Worker
     crawler: Crawler
+    heartbeat_ttl: float
+    idle_exit: float
+    poll_seconds: float
+    max_backlog: int
+    idle_since: float | None
+    stopping: bool
+    loops: list[LoopingCall]
     taken: deque[tuple[str, bytes]]
+    queued: int
+    exchanged_at: float
     unreadable: UnreadableEntries
 
     @classmethod

@@ -88,9 +88,9 @@ class UnreadableEntries:
 
 
 def encode_record(record: Record) -> bytes:
-    kind = _KIND_OF[type(record)]
-    entry: dict[str, Any] = {"v": ENCODING_VERSION, "record": kind}
-    for name, encode in _field_encoders(type(record)):
+    record_type: type = type(record)
+    entry: dict[str, Any] = {"v": ENCODING_VERSION, "record": _KIND_OF[record_type]}
+    for name, encode in _field_encoders(record_type):
         value = getattr(record, name)
         entry[name] = value if encode is None or value is None else encode(value)
     return orjson.dumps(entry)
@@ -113,7 +113,7 @@ def versioned_object(raw: bytes) -> dict[str, Any]:
 def decode_record(raw: bytes) -> Record:
     """The record ``raw`` encodes; raises UnreadableEntry for anything else."""
     entry = versioned_object(raw)
-    kind = RECORD_KINDS.get(entry.pop("record", None))  # type: ignore[arg-type]
+    kind = RECORD_KINDS.get(entry.pop("record", None))
     if kind is None:
         raise UnreadableEntry("no record kind this version knows")
     return _dataclass(kind, entry)
@@ -141,12 +141,13 @@ def _encoder(annotation: Any) -> Encoder | None:
         items = [_encoder(arg) for arg in typing.get_args(annotation) if arg is not Ellipsis]
         if all(item is None for item in items):
             return list if origin is tuple else None
-        (item,) = set(items)
-        return lambda value: [item(element) for element in value]
+        (encode_item,) = set(items)
+        assert encode_item is not None  # not all None, and only one
+        return lambda value: [encode_item(element) for element in value]
     if origin is dict:
         item = _encoder(typing.get_args(annotation)[1])
         return None if item is None else (lambda value: {key: item(element) for key, element in value.items()})
-    if dataclasses.is_dataclass(annotation):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         fields = _field_encoders(annotation)
         return lambda value: {
             name: getattr(value, name) if encode is None else encode(getattr(value, name)) for name, encode in fields
@@ -226,7 +227,7 @@ def _decoder(expected: Any) -> Decoder:
             return {key: item(element) for key, element in value.items()}
 
         return mapping
-    if dataclasses.is_dataclass(expected):
+    if isinstance(expected, type) and dataclasses.is_dataclass(expected):
         return functools.partial(_dataclass, expected)
     if expected is bytes:
         return bytes_from_json

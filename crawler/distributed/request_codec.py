@@ -48,10 +48,12 @@ def dumps(request_fields: dict[str, Any]) -> bytes:
         if name != "url" and name in _DEFAULT_FIELDS and value == _DEFAULT_FIELDS[name]:
             continue
         if name == "headers":
-            value = {key.decode("latin-1"): [item.decode("latin-1") for item in items] for key, items in value.items()}
+            entry[name] = {key.decode("latin-1"): [item.decode("latin-1") for item in items]
+                           for key, items in value.items()}
         elif name == "body":
-            value = bytes_to_json(value)
-        entry[name] = value
+            entry[name] = bytes_to_json(value)
+        else:
+            entry[name] = value
     return orjson.dumps(entry)
 
 

@@ -44,6 +44,7 @@ from crawler.runner import (
 )
 from crawler.spiders.ingest import IngestSpider
 from crawler.spiders.site import SiteSpider
+from crawler.twisted_reactor import global_reactor
 
 # How long a crawl stopped because Redis was lost may take to finish its items before it is cut short.
 STOP_GRACE_SECONDS = 30.0
@@ -125,9 +126,8 @@ def run_distributed_crawl(
         def stop_everything(reason: str) -> None:
             """Stop both crawlers as on SIGTERM; if that has not ended the process within a grace period,
             stop the reactor: what the writer had not committed is still in Redis, as after a kill."""
-            from twisted.internet import reactor
-
             failures.append(reason)
+            reactor = global_reactor()
             reactor.callLater(0, process.stop)
             reactor.callLater(STOP_GRACE_SECONDS, _stop_reactor)
 
@@ -136,10 +136,8 @@ def run_distributed_crawl(
             if isinstance(result, Failure):
                 # It never ran (a bad setting): no worker of this process will finish the crawl, and the
                 # writer, just started, has nothing to finish (Scrapy's engine hangs when stopped then).
-                from twisted.internet import reactor
-
                 failures.append(f"the crawl could not start: {result.getErrorMessage()}")
-                reactor.callLater(0, _stop_reactor)
+                global_reactor().callLater(0, _stop_reactor)
             elif worker_crawler.stats.get_value(FAILURE_STAT):
                 # A fault ended its crawl (the site gone, throttling without end): the run cannot complete.
                 faults.append(worker_crawler.stats.get_value(FAILURE_STAT))
@@ -181,8 +179,7 @@ def run_distributed_crawl(
 
 
 def _stop_reactor() -> None:
-    from twisted.internet import reactor
-
+    reactor = global_reactor()
     if reactor.running:
         reactor.stop()
 
@@ -246,10 +243,8 @@ def run_worker(redis_url: str, overrides: dict[str, Any] | None = None) -> Worke
             failures.append(f"the worker could not start: {result.getErrorMessage()}")
 
     def redis_lost(error: Exception) -> None:
-        from twisted.internet import reactor
-
         failures.append(f"Redis at {redacted(redis_url)} was lost: {error}")
-        reactor.callLater(0, process.stop)
+        global_reactor().callLater(0, process.stop)
 
     shared.on_lost.append(redis_lost)
     process.crawl(crawler, worker=worker).addBoth(crawl_ended)

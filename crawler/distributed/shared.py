@@ -28,7 +28,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from redis import ConnectionError as RedisConnectionError
 from redis import Redis
@@ -238,14 +238,14 @@ class SharedCrawl:
             if not resume:
                 pipe.delete(self.dupefilter_key)
             pipe.delete(self.run_key, self.stats_key)
-            pipe.hset(self.run_key, mapping=dict(run))
+            # Built anew: redis-py's mapping type, invariant in its key, takes no Mapping[str, …].
+            pipe.hset(self.run_key, mapping={name: value for name, value in run.items()})
             pipe.execute()
 
     @_watched
     def run(self) -> dict[str, str] | None:
         """The published run, or None before ``finews crawl --redis`` has published one."""
-        fields = self.server.hgetall(self.run_key)
-        return {key.decode(): value.decode() for key, value in fields.items()} or None
+        return self._hash(self.run_key) or None
 
     @_watched
     def close_run(self, status: str) -> None:
@@ -343,7 +343,8 @@ class SharedCrawl:
     def peek_records(self, limit: int) -> list[Record | UnreadableEntry]:
         """The oldest ``limit`` records, left in place until ``ack_records``: a writer killed before its
         commit leaves them for the next one."""
-        return [_decoded(raw) for raw in self.server.lrange(self.items_key, 0, limit - 1)]
+        raws = cast(list[bytes], self.server.lrange(self.items_key, 0, limit - 1))  # bytes: see _hash
+        return [_decoded(raw) for raw in raws]
 
     @_watched
     def ack_records(self, count: int, known: Iterable[str]) -> None:
@@ -369,8 +370,14 @@ class SharedCrawl:
 
     @_watched
     def counts(self) -> dict[str, Any]:
-        fields = {key.decode(): value.decode() for key, value in self.server.hgetall(self.stats_key).items()}
+        fields = self._hash(self.stats_key)
         counts: dict[str, Any] = {name: int(fields.get(name, 0)) for name in WORKER_COUNTS}
         if SITE_UNREACHABLE in fields:
             counts[SITE_UNREACHABLE] = fields[SITE_UNREACHABLE]
         return counts
+
+    def _hash(self, key: str) -> dict[str, str]:
+        """A hash's fields and values as text. Redis answers bytes, as this client decodes no responses
+        (redis-py types an answer as bytes or text, for either kind of client)."""
+        fields = cast(dict[bytes, bytes], self.server.hgetall(key))
+        return {name.decode(): value.decode() for name, value in fields.items()}

@@ -258,7 +258,7 @@ def generate_site(count: int, seed: int = 0) -> SyntheticSite:
     malformed: list[str] = []
     twin = ""
     told = 0  # articles so far that could carry the reserve-requirement cut
-    for article, instant in zip(articles, instants):
+    for article, instant in zip(articles, instants, strict=True):
         sequence += rng.randint(1, step)
         digits = f"{instant.astimezone(SHANGHAI):%Y%m%d}22{sequence:08d}"
         code = "NW" + digits

@@ -466,10 +466,10 @@ def render_site(
 
     # One article published twice answers with its outlet post, as the share host holds one text.
     by_code: dict[str, PostFile] = {}
-    for post in sorted(sources, key=lambda p: (p.categories != EMNEWS_CATEGORY, p.file_name)):
-        if code := info_code(post):
-            by_code[code] = post
-    for code, post in sorted(by_code.items()):
+    for source in sorted(sources, key=lambda p: (p.categories != EMNEWS_CATEGORY, p.file_name)):
+        if code := info_code(source):
+            by_code[code] = source
+    for code, source in sorted(by_code.items()):
         pages[share_page_key(code)] = _html(_share_page(code))
-        pages[share_text_key(code)] = Page(200, JSON, _share_json(code, post).encode())
+        pages[share_text_key(code)] = Page(200, JSON, _share_json(code, source).encode())
     return pages

@@ -108,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body:
             self.wfile.write(page.body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: object) -> None:  # ``format``: the base class's name
         """Quiet: a crawl makes thousands of requests."""
 
 

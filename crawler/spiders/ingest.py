@@ -45,7 +45,8 @@ class IngestSpider(scrapy.Spider):
     name = "ingest"
     # Entries of the records list that finews did not write, dropped and counted (set in from_crawler).
     unreadable: UnreadableEntries
-    custom_settings: dict[str, Any] = {"FINEWS_STORE_PAGES": False, "ROBOTSTXT_OBEY": False}
+    # Read off the class by Scrapy, never changed (ClassVar would clash with Spider's own annotation).
+    custom_settings: dict[str, Any] = {"FINEWS_STORE_PAGES": False, "ROBOTSTXT_OBEY": False}  # noqa: RUF012
 
     def __init__(
         self, shared: SharedCrawl, run_id: int | None, archive: Archive | None = None, poll_seconds: float = 0.2,
