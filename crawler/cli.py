@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -160,7 +161,7 @@ def share_arguments(values: list[str], from_file: str | None) -> tuple[list[str]
 
 def _status(args: argparse.Namespace) -> int:
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from crawler.health import HealthUnknown, read_facts
     from crawler.status import status_document, status_report
@@ -174,7 +175,7 @@ def _status(args: argparse.Namespace) -> int:
 
             limits = Thresholds()
             facts = read_facts(args.output, limits.runs_read())
-            sys.stdout.write(metrics_text(facts, limits, datetime.now(timezone.utc)))
+            sys.stdout.write(metrics_text(facts, limits, datetime.now(UTC)))
         else:
             print(status_report(args.output, args.runs))
     except HealthUnknown as error:
@@ -184,7 +185,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from crawler.check import UNKNOWN, Thresholds, evaluate, report
     from crawler.health import HealthUnknown, read_facts
@@ -200,7 +201,7 @@ def _check(args: argparse.Namespace) -> int:
     except HealthUnknown as error:
         print(f"UNKNOWN - {error}")
         return UNKNOWN
-    state, text = report(facts, evaluate(facts, limits, args.now or datetime.now(timezone.utc)))
+    state, text = report(facts, evaluate(facts, limits, args.now or datetime.now(UTC)))
     print(text)
     return state
 

@@ -8,6 +8,7 @@ that left it there does not exit 0 (crawler/runner.py).
 
 from __future__ import annotations
 
+from scrapy import Request
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -68,6 +69,12 @@ def no_verdict(failure: Failure) -> bool:
     if failure.check(*_HELD_BACK):
         return True
     return not failure.check(*_VERDICTS)
+
+
+def failed_request(failure: Failure) -> Request:
+    """The request a download failure is for: Scrapy sets it on every failure it gives an errback."""
+    request: Request = failure.request  # type: ignore[attr-defined]  # Scrapy's attribute, which Twisted does not declare
+    return request
 
 
 def share_failure(failure: Failure) -> tuple[str, str]:

@@ -44,6 +44,7 @@ from crawler.sharehost import UNAVAILABLE_STAT
 from crawler.spiders.reparse import POST_CALLBACK, ReparseSpider
 from crawler.spiders.share import NOT_ARCHIVED_STATUS, ShareFailure, ShareSpider
 from crawler.spiders.site import LISTING_REASON_STAT, LISTINGS_NOT_READ_STAT, SiteSpider
+from crawler.twisted_reactor import global_reactor
 from pipelines.archive import ARCHIVE_FILE, CRAWL_MODES, REPARSE_MODE, Archive
 from pipelines.crawl_archive import close_archive_left_open
 from pipelines.store import PENDING_REASON_STAT
@@ -172,7 +173,7 @@ class SignalStop:
         self._previous.clear()
 
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        from twisted.internet import reactor
+        reactor = global_reactor()
 
         # No logging here: a signal handler may interrupt a write to the same stream.
         if self.signum is None:

@@ -241,7 +241,7 @@ class Archive:
             else:
                 seen_at, seen_run = existing["last_seen_at"], existing["last_seen_run"]
             change = change_of(existing, item.content_hash)
-            if change == UNCHANGED:
+            if existing is not None and change == UNCHANGED:
                 share_state = (item.body_origin, item.share_status, item.share_detail, item.share_text)
                 if share_state == tuple(existing[name] for name in _SHARE_STATE):
                     self.db.execute(

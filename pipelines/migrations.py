@@ -15,7 +15,7 @@ still makes the schema recorded for its version in tests/released_schemas.json).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pipelines.sqlite_utils_lean import sqlite_utils
 
@@ -133,7 +133,7 @@ def _m003_routes_and_share_texts(db: sqlite_utils.Database) -> None:
     ON "post_urls" ("info_code")""",
     )
     # What older archives already know: each row's own URLs, and its share text where the body is it.
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     for column, kind in (("post_url", "post"), ("share_url", "share"), ("article_url", "article")):
         db.execute(
             f"""INSERT OR IGNORE INTO post_urls (url, kind, info_code, first_seen_at)

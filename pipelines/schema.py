@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from crawler.sharestatus import described_values
 from pipelines.migrations import MIGRATIONS
@@ -502,7 +502,7 @@ def migrate(db: sqlite_utils.Database) -> int:
         # One transaction per migration (``with db.conn`` would not hold sqlite-utils' own commits back).
         with db.atomic():
             apply(db)
-            db[MIGRATIONS_TABLE].insert({"name": name, "applied_at": datetime.now(timezone.utc).isoformat()})
+            db.table(MIGRATIONS_TABLE).insert({"name": name, "applied_at": datetime.now(UTC).isoformat()})
             db.execute(f"PRAGMA user_version = {number}")
     return SCHEMA_VERSION
 
@@ -517,8 +517,10 @@ def schema_markdown() -> str:
         f"Generated from `pipelines/schema.py` (schema version {SCHEMA_VERSION}); do not edit by hand:",
         "`python -m pipelines.schema > docs/schema.md`.",
         "",
-        "`archive.db` is SQLite in WAL mode. `PRAGMA user_version` is the schema version; "
-        f"`{MIGRATIONS_TABLE}` lists the applied migrations.",
+        (
+            "`archive.db` is SQLite in WAL mode. `PRAGMA user_version` is the schema version; "
+            f"`{MIGRATIONS_TABLE}` lists the applied migrations."
+        ),
     ]
     for table in TABLES:
         lines += ["", f"## `{table.name}`", "", table.doc, "", "| column | type | meaning |", "|---|---|---|"]
@@ -530,8 +532,8 @@ def schema_markdown() -> str:
             lines.append(f"| `{column.name}` | {_SQL_TYPES[column.type]}{key}{kind} | {column.doc} |")
     for index in SEARCH_INDEXES:
         lines += ["", f"## `{index.name}` (full-text search)", "", index.doc, "",
-                  f"Indexes `{index.table}`: {', '.join(f'`{column}`' for column in index.columns)}; "
-                  f"tokenizer `{index.tokenize}`."]
+                  (f"Indexes `{index.table}`: {', '.join(f'`{column}`' for column in index.columns)}; "
+                   f"tokenizer `{index.tokenize}`.")]
     lines += ["", f"## `{POST_CHANGES.name}` (the change feed)", "", POST_CHANGES.doc]
     for view in VIEWS:
         lines += ["", f"## `{view.name}` (view)", "", view.doc, "", "| column | type | meaning |", "|---|---|---|"]

@@ -1,8 +1,8 @@
 """The merge rule for one article reached by two routes (documented in pipelines/dedupe.py)."""
 
 from crawler.items import PostItem
-from pipelines.dedupe import merge_routes
 from crawler.pages.body import content_hash
+from pipelines.dedupe import merge_routes
 
 CODE = "NW202112272226582498"
 

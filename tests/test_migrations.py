@@ -16,7 +16,13 @@ import pytest
 from pipelines import migrations
 from pipelines.archive import Archive
 from pipelines.schema import (
-    _SQL_TYPES, MIGRATIONS_TABLE, POST_CHANGES, SCHEMA_VERSION, SEARCH_INDEXES, TABLES, VIEWS,
+    _SQL_TYPES,
+    MIGRATIONS_TABLE,
+    POST_CHANGES,
+    SCHEMA_VERSION,
+    SEARCH_INDEXES,
+    TABLES,
+    VIEWS,
 )
 from tests.older_archive import archive_at_version, master, released_master
 from tests.schema_shape import schema_differences, schema_shape
@@ -55,7 +61,7 @@ def add_rows(conn: sqlite3.Connection) -> dict[str, dict[int, dict]]:
                          f"VALUES ({', '.join('?' for _ in row)})", list(row.values()))
         cursor = conn.execute(f"SELECT rowid AS row_id, * FROM [{table}]")
         names = [column[0] for column in cursor.description]
-        stored[table] = {row[0]: dict(zip(names[1:], row[1:])) for row in cursor}
+        stored[table] = {row[0]: dict(zip(names[1:], row[1:], strict=True)) for row in cursor}
     conn.commit()
     return stored
 
@@ -79,7 +85,7 @@ def test_an_archive_at_an_earlier_version_upgrades_to_a_new_archive_keeping_its_
     for table, stored in rows.items():
         for rowid, row in stored.items():
             cursor = upgraded.execute(f"SELECT * FROM [{table}] WHERE rowid = ?", [rowid])
-            after = dict(zip((column[0] for column in cursor.description), cursor.fetchone()))
+            after = dict(zip((column[0] for column in cursor.description), cursor.fetchone(), strict=True))
             assert {name: after[name] for name in row} == row, f"{table} row {rowid}"
     # What later migrations made covers the old rows: the search index, the change feed.
     found = upgraded.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH '\"存款准备金\"' ORDER BY rowid")

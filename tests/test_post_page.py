@@ -2,8 +2,8 @@
 
 from parsel import Selector
 
-from crawler.pages.listing import anchor_hrefs, feed_post_links, page_links, post_name_problem
 from crawler.pages.body import text_of_html
+from crawler.pages.listing import anchor_hrefs, feed_post_links, page_links, post_name_problem
 from crawler.pages.post import read_post_page
 from crawler.postfile import read_post_file
 from crawler.record import ShareOutcome, post_item

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from crawler.infocode import InfoCodeError, infocode_from_name
 from crawler.pages.post import read_post_page
 from crawler.postfile import format_post_file, parse_post_file, split_front_matter
+from crawler.record import ShareOutcome, post_item
 from crawler.replica.render import SITE_HOST, render_site
 from pipelines.frontmatter import UnsafePathError, path_inside
-from crawler.record import ShareOutcome, post_item
 
 CONTROL = {chr(code) for code in (*range(0, 9), 11, 12, *range(14, 32), 127)}
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from crawler.items import PostItem
-from pipelines.archive import Archive
-from pipelines.dedupe import merge_routes
 from crawler.pages.body import SUMMARY_LENGTH, content_hash
 from crawler.record import take_share_text
+from pipelines.archive import Archive
+from pipelines.dedupe import merge_routes
 from pipelines.schema import MIGRATIONS, POSTS
 from tests.older_archive import archive_at_version
 

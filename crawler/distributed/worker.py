@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 
 from crawler.distributed.records import Record, SeenLinks
 from crawler.distributed.shared import WORKER_COUNTS, Outbox, SharedCrawl, new_worker_id
+from crawler.failures import failed_request
 from crawler.items import FetchFailure, PostItem
 from pipelines.archive import FetchedPage, LinkPlan, PostLink
 
@@ -66,12 +67,12 @@ class Worker:
         """Like ``Archive.plan_links``, against the names and infoCodes the archive had at the run's start
         and those written since; the known ones are handed off to be marked seen."""
         known = self.shared.known_links(links)
-        seen = tuple(link for link, is_known in zip(links, known) if is_known)
+        seen = tuple(link for link, is_known in zip(links, known, strict=True) if is_known)
         if seen:
             self.outbox.add_records([SeenLinks(seen, run_id)])
         if refetch_known:
             return LinkPlan(tuple(links), 0)
-        return LinkPlan(tuple(link for link, is_known in zip(links, known) if not is_known), len(seen))
+        return LinkPlan(tuple(link for link, is_known in zip(links, known, strict=True) if not is_known), len(seen))
 
     def categories(self) -> list[str]:
         return self.start_categories
@@ -92,9 +93,11 @@ class Worker:
         @functools.wraps(method)
         def settling(result: Response | Failure, *args: Any, **kwargs: Any) -> Any:
             outputs = method(result, *args, **kwargs)
+            request = failed_request(result) if isinstance(result, Failure) else result.request
+            assert request is not None  # a response the engine hands a callback carries its request
             if inspect.isasyncgen(outputs):  # parse_post awaits its share text
-                return self.settle_async(result.request, outputs)
-            return self.settle(result.request, outputs)
+                return self.settle_async(request, outputs)
+            return self.settle(request, outputs)
 
         return settling
 

@@ -9,7 +9,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
 from parsel import Selector
-from web_poet import WebPage, field as page_field
+from web_poet import WebPage
+from web_poet import field as page_field
 from web_poet.utils import cached_method
 
 # /<category>[/<more categories>]/<yyyy>/<mm>/<dd>/<name>.html — Jekyll's default post permalink. A post

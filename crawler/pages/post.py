@@ -13,7 +13,8 @@ from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
-from web_poet import HttpResponse, WebPage, field as page_field
+from web_poet import HttpResponse, WebPage
+from web_poet import field as page_field
 from web_poet.fields import get_fields_dict
 from web_poet.utils import cached_method
 

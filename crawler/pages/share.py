@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from web_poet import WebPage, field as page_field
+from web_poet import WebPage
+from web_poet import field as page_field
 from web_poet.utils import cached_method
 
 

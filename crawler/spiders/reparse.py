@@ -25,7 +25,7 @@ POST_CALLBACK = SiteSpider.parse_post.__name__
 
 class ReparseSpider(SiteSpider):
     name = "reparse"
-    custom_settings: dict[str, Any] = {
+    custom_settings: dict[str, Any] = {  # noqa: RUF012 - Scrapy reads it from the class (as ingest.py)
         "FINEWS_REPLAY": True,
         # Nothing is fetched, so nothing to ask robots.txt, retry, throttle or give up on.
         "ROBOTSTXT_OBEY": False,

@@ -22,7 +22,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler import sharestatus
-from crawler.failures import share_failure
+from crawler.failures import failed_request, share_failure
 from crawler.heldlog import ERRORS_EXPLAINED_STAT
 from crawler.infocode import canonical_infocode
 from crawler.items import FetchFailure, PostItem
@@ -121,7 +121,7 @@ class ShareSpider(scrapy.Spider):
         yield item
 
     def text_failed(self, failure: Failure) -> Iterator[FetchFailure]:
-        info_code: str = failure.request.cb_kwargs["info_code"]
+        info_code: str = failed_request(failure).cb_kwargs["info_code"]
         status, detail = share_failure(failure)
         if self.crawler.stats.get_value(UNAVAILABLE_STAT):
             # The command says in one line that the share host stopped answering: the errors logged on the
@@ -131,7 +131,7 @@ class ShareSpider(scrapy.Spider):
         if item is None:
             response = getattr(failure.value, "response", None)
             yield self._not_archived(
-                info_code, failure.request.url, f"{NOT_ARCHIVED}; the share host failed too: {detail}",
+                info_code, failed_request(failure).url, f"{NOT_ARCHIVED}; the share host failed too: {detail}",
                 response.body if response is not None else b"",
             )
             return

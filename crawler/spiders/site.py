@@ -13,17 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, urljoin, urlsplit
 
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
-from scrapy.http.request import NO_CALLBACK
 from twisted.python.failure import Failure
 
 from crawler.distributed.worker import Worker
-from crawler.failures import describe_failure, no_verdict
+from crawler.failures import describe_failure, failed_request, no_verdict
 from crawler.infocode import infocode_of_listed_post
 from crawler.items import FetchFailure, PostItem
 from crawler.pages.from_scrapy import web_response
@@ -99,14 +98,13 @@ class SiteSpider(scrapy.Spider):
         self._listings_asked: set[str] = set()
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         settings = crawler.settings
         kwargs.setdefault("site_url", settings["FINEWS_SITE_URL"])
         kwargs.setdefault("share_host", settings["FINEWS_SHARE_HOST"])
         kwargs.setdefault("share_texts", ShareTexts.from_crawler(crawler))
         kwargs.setdefault("refetch_known", settings.getbool("FINEWS_FULL"))
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        return spider
+        return super().from_crawler(crawler, *args, **kwargs)
 
     @property
     def planner(self) -> Worker | Archive | None:
@@ -221,7 +219,7 @@ class SiteSpider(scrapy.Spider):
 
     async def parse_post(self, response: Response) -> AsyncIterator[PostItem | FetchFailure | scrapy.Request]:
         if not isinstance(response, TextResponse):
-            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
             yield FetchFailure(response.url, f"not an HTML page (Content-Type {content_type!r})", response.body)
             return
         page = await PostPage(web_response(response)).to_item()
@@ -240,20 +238,20 @@ class SiteSpider(scrapy.Spider):
         the post in the frontier."""
         response = getattr(failure.value, "response", None)
         yield FetchFailure(
-            failure.request.url, describe_failure(failure), response.body if response else b"",
+            failed_request(failure).url, describe_failure(failure), response.body if response else b"",
             transient=no_verdict(failure),
         )
 
     def guessed_listing_failed(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("finews/category_guess_missing")
-        self.logger.info("No category page at %s (%s)", failure.request.url, describe_failure(failure))
+        self.logger.info("No category page at %s (%s)", failed_request(failure).url, describe_failure(failure))
 
     def listing_failed(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("finews/listing_failed")
-        if failure.request.url.rstrip("/") == self.site_url.rstrip("/"):
+        if failed_request(failure).url.rstrip("/") == self.site_url.rstrip("/"):
             self.crawler.stats.set_value("finews/site_unreachable", describe_failure(failure))
         if no_verdict(failure):
             # The posts it lists were not seen: the run cannot say it archived everything listed.
             self.crawler.stats.inc_value(LISTINGS_NOT_READ_STAT)
-            self.crawler.stats.set_value(LISTING_REASON_STAT, f"{describe_failure(failure)} ({failure.request.url})")
-        self.logger.error("Listing %s failed: %s", failure.request.url, describe_failure(failure))
+            self.crawler.stats.set_value(LISTING_REASON_STAT, f"{describe_failure(failure)} ({failed_request(failure).url})")
+        self.logger.error("Listing %s failed: %s", failed_request(failure).url, describe_failure(failure))
