@@ -122,10 +122,25 @@ def feed_post_links(base_url: str, text: str) -> list[str]:
 
 @dataclass
 class Links:
-    """The links a listing page or the feed gives to follow, absolute, on the site's own host, in page order."""
+    """The links a listing page or the feed gives to follow, absolute, on the site's own host, in page order;
+    and the post links not to follow, with why (a name that decodes to another path: never requested,
+    each one a reject)."""
 
     post_urls: list[str] = field(default_factory=list)
     category_urls: list[str] = field(default_factory=list)
+    refused_post_urls: dict[str, str] = field(default_factory=dict)
+
+
+def _usable_and_refused(post_urls: list[str]) -> tuple[list[str], dict[str, str]]:
+    usable: list[str] = []
+    refused: dict[str, str] = {}
+    for url in post_urls:
+        problem = post_name_problem(url)
+        if problem:
+            refused[url] = f"{problem}; not requested"
+        else:
+            usable.append(url)
+    return usable, refused
 
 
 class ListingPage(WebPage[Links]):
@@ -135,22 +150,38 @@ class ListingPage(WebPage[Links]):
     def _links(self) -> tuple[list[str], list[str]]:
         return page_links(str(self.response.url), self.response.text)
 
+    @cached_method
+    def _posts(self) -> tuple[list[str], dict[str, str]]:
+        return _usable_and_refused(self._links()[0])
+
     @page_field
     def post_urls(self) -> list[str]:
-        return self._links()[0]
+        return self._posts()[0]
 
     @page_field
     def category_urls(self) -> list[str]:
         return self._links()[1]
 
+    @page_field
+    def refused_post_urls(self) -> dict[str, str]:
+        return self._posts()[1]
+
 
 class FeedPage(WebPage[Links]):
     """The Atom feed: its entries' post pages, newest first."""
 
+    @cached_method
+    def _posts(self) -> tuple[list[str], dict[str, str]]:
+        return _usable_and_refused(feed_post_links(str(self.response.url), self.response.text))
+
     @page_field
     def post_urls(self) -> list[str]:
-        return feed_post_links(str(self.response.url), self.response.text)
+        return self._posts()[0]
 
     @page_field
     def category_urls(self) -> list[str]:
         return []
+
+    @page_field
+    def refused_post_urls(self) -> dict[str, str]:
+        return self._posts()[1]

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 from web_poet import HttpResponse, WebPage
 from web_poet import field as page_field
-from web_poet.fields import get_fields_dict
+from web_poet.fields import item_from_fields_sync
 from web_poet.utils import cached_method
 
 from crawler.infocode import InfoCodeError, infocode_of_post
@@ -259,9 +259,9 @@ class PostPage(WebPage[PostPageItem]):
 
 
 def read_post_page(url: str, body: bytes, content_type: str = "text/html; charset=utf-8") -> PostPageItem:
-    """What ``PostPage(...).to_item()`` gives, without an event loop (tests, benchmarks, scripts)."""
+    """What ``PostPage(...).to_item()`` gives, read from a body and its Content-Type (tests, benchmarks)."""
     page = PostPage(HttpResponse(url, body, headers={"Content-Type": content_type}))
-    return PostPageItem(**{name: getattr(page, name) for name in get_fields_dict(page)})
+    return item_from_fields_sync(page, PostPageItem)
 
 
 def _shanghai_wall_time(value: str) -> datetime:

@@ -20,14 +20,15 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
+from web_poet.fields import item_from_fields_sync
 
 from crawler.distributed.worker import Worker
 from crawler.failures import describe_failure, failed_request, no_verdict
 from crawler.infocode import infocode_of_listed_post
 from crawler.items import FetchFailure, PostItem
 from crawler.pages.from_scrapy import web_response
-from crawler.pages.listing import FeedPage, ListingPage, category_page_url, on_host_of, post_name, post_name_problem
-from crawler.pages.post import PostPage
+from crawler.pages.listing import FeedPage, Links, ListingPage, category_page_url, on_host_of, post_name
+from crawler.pages.post import PostPage, PostPageItem
 from crawler.postfile import SHANGHAI
 from crawler.record import ShareOutcome, post_item
 from crawler.sharetext import ShareTexts
@@ -157,17 +158,10 @@ class SiteSpider(scrapy.Spider):
             url, callback=self.parse_post, errback=self.post_failed, priority=post_priority(url, self.today)
         )
 
-    def _posts_to_fetch(self, post_urls: Iterable[str]) -> Iterator[scrapy.Request | FetchFailure]:
-        """Requests for the listed posts the archive does not hold yet (all of them with ``refetch_known``);
-        a reject for each listed post whose URL gives no usable name, which is never requested."""
+    def _posts_to_fetch(self, post_urls: Iterable[str]) -> Iterator[scrapy.Request]:
+        """Requests for the listed posts the archive does not hold yet (all of them with ``refetch_known``)."""
         links: list[PostLink] = []
         for url in post_urls:
-            problem = post_name_problem(url)
-            if problem:
-                if url not in self._refused:
-                    self._refused.add(url)
-                    yield FetchFailure(url, f"{problem}; not requested")
-                continue
             link = post_link(url)
             if link.name not in self._planned:
                 self._planned.add(link.name)
@@ -193,7 +187,14 @@ class SiteSpider(scrapy.Spider):
             self.crawler.stats.inc_value("finews/posts_queued")
             yield self._post(link.url)
 
-    def _posts_and_their_categories(self, post_urls: list[str]) -> Iterator[scrapy.Request | FetchFailure]:
+    def _posts_and_their_categories(self, links: Links) -> Iterator[scrapy.Request | FetchFailure]:
+        for url, why in links.refused_post_urls.items():
+            # Rejected as the page object says, once per run: by URL, as they have no name to key by (an
+            # empty one would make every other such link a duplicate, dropped without a word).
+            if url not in self._refused:
+                self._refused.add(url)
+                yield FetchFailure(url, why)
+        post_urls = links.post_urls
         for url in post_urls:
             category_url = category_page_url(url)
             if category_url:
@@ -207,22 +208,20 @@ class SiteSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.logger.warning("Listing %s is not text (%s)", response.url, response.headers.get("Content-Type"))
             return
-        listing = ListingPage(web_response(response))
-        for url in listing.category_urls:
+        links = item_from_fields_sync(ListingPage(web_response(response)), Links)
+        for url in links.category_urls:
             yield from self._listing(url)
-        yield from self._posts_and_their_categories(listing.post_urls)
+        yield from self._posts_and_their_categories(links)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request | FetchFailure]:
         self.crawler.stats.inc_value("finews/listings_done")
         if isinstance(response, TextResponse):
-            yield from self._posts_and_their_categories(FeedPage(web_response(response)).post_urls)
+            yield from self._posts_and_their_categories(item_from_fields_sync(FeedPage(web_response(response)), Links))
 
-    async def parse_post(self, response: Response) -> AsyncIterator[PostItem | FetchFailure | scrapy.Request]:
-        if not isinstance(response, TextResponse):
-            content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
-            yield FetchFailure(response.url, f"not an HTML page (Content-Type {content_type!r})", response.body)
-            return
-        page = await PostPage(web_response(response)).to_item()
+    async def parse_post(self, response: Response) -> AsyncIterator[PostItem | scrapy.Request]:
+        # Whatever the answer is: the page object says what is wrong with one that is no post page (not HTML,
+        # undecodable, no layout), and validation makes that a reject.
+        page = item_from_fields_sync(PostPage(web_response(response)), PostPageItem)
         for _label, href in page.back_links:
             category_url = urljoin(response.url, href)
             if "/category/" in href and on_host_of(response.url, category_url):
