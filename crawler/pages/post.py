@@ -10,13 +10,13 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from urllib.parse import unquote, urlsplit
 
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 from web_poet import HttpResponse, WebPage
 from web_poet import field as page_field
 from web_poet.fields import item_from_fields_sync
-from web_poet.utils import cached_method
 
 from crawler.infocode import InfoCodeError, infocode_of_post
 from crawler.pages.body import CONTROL_CHARACTERS
@@ -130,29 +130,75 @@ def _parts(text: str) -> _Parts:
 
 
 class PostPage(WebPage[PostPageItem]):
-    """A rendered post page. Missing parts are left empty, and named in ``problems``, for validation."""
+    """A rendered post page. Missing parts are left empty, and named in ``problems``, for validation.
 
-    @cached_method
+    What several fields read is worked out once per page (the ``cached_property`` parts below): a field
+    read through web-poet's descriptor costs a few microseconds each time, which fields reading fields
+    multiplied (``python -m benchmarks.extraction``).
+    """
+
+    @cached_property
     def _parts(self) -> _Parts:
         return _parts(self.response.text)
 
-    @cached_method
+    @cached_property
     def _link_host(self) -> str:
-        return urlsplit(self._parts().link or "").hostname or ""
+        return urlsplit(self._parts.link or "").hostname or ""
+
+    @cached_property
+    def _name(self) -> str:
+        return post_name(str(self.response.url))
+
+    @cached_property
+    def _category(self) -> str:
+        for _label, href in self._parts.back_links:
+            if urlsplit(href).path.rstrip("/").endswith(EMNEWS_CATEGORY):  # //host/emnews/ or ../emnews/
+                return EMNEWS_CATEGORY
+            match = _CATEGORY_LINK.search(urlsplit(href).path)
+            if match:
+                return unquote(match["slug"])
+        return category_from_post_url(str(self.response.url))
+
+    @cached_property
+    def _kind(self) -> str:
+        if self._category == EMNEWS_CATEGORY:
+            return "emnews"
+        if self._category == SITENEWS_CATEGORY:
+            return "sitenews"
+        return "market" if self._link_host == MARKET_SHARE_HOST else "media"
+
+    @cached_property
+    def _tags(self) -> list[str]:
+        # Jekyll splits a tags string at whitespace, so a tag never holds any: one list, however written.
+        shown = self.xpath("//section/small[starts-with(., 'tags:')]/em/text()").getall()
+        return [tag for line in shown for tag in line.split()]
+
+    @cached_property
+    def _share_url(self) -> str | None:
+        link = self._parts.link or ""
+        return link if "NewsShare.html" in link else None
+
+    @cached_property
+    def _info_code(self) -> tuple[str | None, str | None]:
+        """(the infoCode, None), or (None, why there is none)."""
+        try:
+            return infocode_of_post(self._name, self._share_url, site_notice=self._kind == "sitenews"), None
+        except InfoCodeError as error:
+            return None, f"no infoCode: {error}"
 
     @page_field
     def post_url(self) -> str:
         return str(self.response.url)
 
-    @page_field(cached=True)
+    @page_field
     def name(self) -> str:
         """The post's file slug, from its URL."""
-        return post_name(self.post_url)
+        return self._name
 
     @page_field
     def title(self) -> str:
         # Not stripped: the <h1> holds the title exactly as written, spaces included.
-        return CONTROL_CHARACTERS.sub("", self._parts().title)
+        return CONTROL_CHARACTERS.sub("", self._parts.title)
 
     @page_field
     def published_at(self) -> str | None:
@@ -169,78 +215,56 @@ class PostPage(WebPage[PostPageItem]):
                     return instant.astimezone(SHANGHAI).isoformat()
         return None
 
-    @page_field(cached=True)
+    @page_field
     def category(self) -> str:
         """The back link names the category exactly; the URL's first segment is the fallback."""
-        for _label, href in self._parts().back_links:
-            if urlsplit(href).path.rstrip("/").endswith(EMNEWS_CATEGORY):  # //host/emnews/ or ../emnews/
-                return EMNEWS_CATEGORY
-            match = _CATEGORY_LINK.search(urlsplit(href).path)
-            if match:
-                return unquote(match["slug"])
-        return category_from_post_url(self.post_url)
+        return self._category
 
-    @page_field(cached=True)
+    @page_field
     def tags(self) -> list[str]:
-        # Jekyll splits a tags string at whitespace, so a tag never holds any: one list, however written.
-        shown = self.xpath("//section/small[starts-with(., 'tags:')]/em/text()").getall()
-        return [tag for line in shown for tag in line.split()]
+        return self._tags
 
-    @page_field(cached=True)
+    @page_field
     def kind(self) -> str:
-        if self.category == EMNEWS_CATEGORY:
-            return "emnews"
-        if self.category == SITENEWS_CATEGORY:
-            return "sitenews"
-        return "market" if self._link_host() == MARKET_SHARE_HOST else "media"
+        return self._kind
 
     @page_field
     def media(self) -> str | None:
-        if self.kind in ("media", "market") and self.tags:
-            return " ".join(self.tags).removesuffix("新闻").strip() or None
+        if self._kind in ("media", "market") and self._tags:
+            return " ".join(self._tags).removesuffix("新闻").strip() or None
         return None
-
-    @cached_method
-    def _info_code(self) -> tuple[str | None, str | None]:
-        """(the infoCode, None), or (None, why there is none)."""
-        try:
-            return infocode_of_post(self.name, self.share_url, site_notice=self.kind == "sitenews"), None
-        except InfoCodeError as error:
-            return None, f"no infoCode: {error}"
 
     @page_field
     def info_code(self) -> str | None:
-        return self._info_code()[0]
+        return self._info_code[0]
 
     @page_field
     def digest(self) -> str | None:
-        digest = self._parts().digest_html
+        digest = self._parts.digest_html
         return html.unescape(digest).strip() if digest is not None else None
 
     @page_field
     def body_html(self) -> str:
-        return self._parts().body_html
+        return self._parts.body_html
 
-    @page_field(cached=True)
+    @page_field
     def share_url(self) -> str | None:
-        link = self._parts().link or ""
-        return link if "NewsShare.html" in link else None
+        return self._share_url
 
     @page_field
     def article_url(self) -> str | None:
-        link = self._parts().link or ""
-        host = self._link_host()
-        if not self.share_url and (host == "eastmoney.com" or host.endswith(".eastmoney.com")):
-            return link
+        host = self._link_host
+        if not self._share_url and (host == "eastmoney.com" or host.endswith(".eastmoney.com")):
+            return self._parts.link
         return None
 
     @page_field
     def back_link_lines(self) -> str:
-        return self._parts().back_link_lines
+        return self._parts.back_link_lines
 
     @page_field
     def back_links(self) -> list[tuple[str, str]]:
-        return self._parts().back_links
+        return self._parts.back_links
 
     @page_field
     def problems(self) -> list[str]:
@@ -250,11 +274,10 @@ class PostPage(WebPage[PostPageItem]):
         )
         if answer:
             problems.append(answer)
-        if not self._parts().has_layout:
+        if not self._parts.has_layout:
             problems.append(NO_LAYOUT)
-        no_info_code = self._info_code()[1]
-        if no_info_code:
-            problems.append(no_info_code)
+        if self._info_code[1]:
+            problems.append(self._info_code[1])
         return problems
 
 
