@@ -1,2 +1,3 @@
 """Benchmarks: finews against bare Scrapy on static replicas served by nginx (``python -m benchmarks``),
-and where a crawl's time goes (``python -m benchmarks.profile``). See BENCHMARKS.md."""
+where a crawl's time goes (``python -m benchmarks.profile``), and the start-up of the commands that must
+not load Scrapy (``python -m benchmarks.startup``). See BENCHMARKS.md."""

@@ -1,4 +1,8 @@
-"""``finews``: a thin command line over crawler.runner and crawler.replica."""
+"""``finews``: a thin command line over crawler.runner and crawler.replica.
+
+Each handler imports what it runs when it runs: the commands that only read or export the archive, and
+``--help``, load no Scrapy, Twisted, itemadapter or web-poet (tests/test_fast_commands.py), and what the
+parser needs at every start stays light (BENCHMARKS.md, Start-up of the fast commands)."""
 
 from __future__ import annotations
 
@@ -31,7 +35,6 @@ from crawler.arguments import (
     site_url,
     synthetic_count,
 )
-from crawler.postfile import parse_post_file
 
 if TYPE_CHECKING:
     from crawler.runner import CrawlSummary
@@ -271,6 +274,7 @@ def _changes(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from crawler.postfile import parse_post_file
     from crawler.replica.generate import ForeignPostFiles, generate_site, write_site
     from crawler.replica.render import render_site
     from crawler.replica.server import ReplicaServer
@@ -525,6 +529,16 @@ def installed_version() -> str:
         return "(not installed: run from a source tree)"
 
 
+class VersionAction(argparse._VersionAction):
+    """``--version``, the installed version looked up only when asked: importlib.metadata would cost every
+    other command 40 ms of its start (BENCHMARKS.md, Start-up of the fast commands)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        self.version = f"finews {installed_version()}"
+        super().__call__(parser, namespace, values, option_string)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from crawler.check import Thresholds
 
@@ -533,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=exit_codes(0, 1, 2, 75, 130) + "\n\n`finews COMMAND --help` for a command's options.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"finews {installed_version()}")
+    parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
 
     crawl = add_command(commands, "crawl", "crawl the site into the archive",

@@ -62,9 +62,9 @@ def status_report(output: Path, runs: int) -> str:
     """Raises HealthUnknown when there is no archive or it cannot be read."""
     facts = read_facts(output, runs)
     lines = [
-        f"archive {facts.path} ({_size(facts.size_bytes)}): {facts.posts} posts, {facts.rejects} rejects, "
+        (f"archive {facts.path} ({_size(facts.size_bytes)}): {facts.posts} posts, {facts.rejects} rejects, "
         f"{facts.frontier} pending in the frontier, {facts.revisions} earlier versions; "
-        f"{facts.post_files} files in {output / POSTS_DIR}",
+        f"{facts.post_files} files in {output / POSTS_DIR}"),
         "no crawl running" if facts.crawl_pid is None else f"a crawl is running (pid {facts.crawl_pid or 'unknown'})",
     ]
     if not facts.runs:
@@ -116,8 +116,8 @@ def status_json_markdown() -> str:
         "Generated from `crawler/status.py` and `pipelines/schema.py`; do not edit by hand:",
         "`python -m crawler.status > docs/status-json.md`.",
         "",
-        f"One JSON object. `format` is {STATUS_JSON_FORMAT}: keys are only ever added, never renamed or given "
-        "another meaning. `finews status --json --runs N` lists the newest N runs, newest first.",
+        (f"One JSON object. `format` is {STATUS_JSON_FORMAT}: keys are only ever added, never renamed or given "
+        "another meaning. `finews status --json --runs N` lists the newest N runs, newest first."),
         "",
         "| key | JSON type | meaning |",
         "|---|---|---|",
@@ -127,8 +127,8 @@ def status_json_markdown() -> str:
     lines += [
         "| `crawl.running` | boolean | A crawl holds the output's lock now. |",
         "| `crawl.pid` | integer or null | Its process id, when known. |",
-        "| `runs` | array of objects | The newest runs, newest first: every `crawl_runs` column below (null "
-        "where the archive is older than the column), and `shown_status`. |",
+        ("| `runs` | array of objects | The newest runs, newest first: every `crawl_runs` column below (null "
+        "where the archive is older than the column), and `shown_status`. |"),
     ]
     kinds = {str: "string", int: "integer", float: "number"}
     lines += [f"| `runs[].{column.name}` | {kinds[column.type]} or null | {column.doc} |" for column in CRAWL_RUNS.columns]

@@ -235,14 +235,17 @@ def test_posts_per_day_counts_by_the_day_in_shanghai(tmp_path):
     assert rows == [("2021-12-27", "emnews", 1), ("2021-12-27", "jinwanbao", 2), ("2021-12-26", "jinwanbao", 1)]
 
 
-def test_the_archive_imports_sqlite_utils_without_numpy_and_leaves_numpy_importable():
+def test_the_archive_imports_sqlite_utils_without_numpy_and_leaves_numpy_importable(tmp_path):
     """sqlite-utils would import numpy (and pandas) when installed: 11 MB of every crawl process."""
     pytest.importorskip("numpy")
-    code = ("import sys, pipelines.archive, sqlite_utils.db; print('numpy' in sys.modules, sqlite_utils.db.np); "
-            "import numpy; print(numpy.__name__)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).resolve().parent.parent)
-    assert result.stdout.split() == ["False", "None", "numpy"]
+    # sqlite-utils is imported when first used (a command that only reads the archive never does): here, by
+    # opening an archive.
+    code = ("import sys, pathlib, pipelines.archive as a; print('sqlite_utils' in sys.modules); "
+            "a.Archive.open(pathlib.Path(sys.argv[1])).close(); import sqlite_utils.db; "
+            "print('numpy' in sys.modules, sqlite_utils.db.np); import numpy; print(numpy.__name__)")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "archive.db")], capture_output=True,
+                            text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert result.stdout.split() == ["False", "False", "None", "numpy"]
 
 
 # Share statuses as free text (before 008) -------------------------------------------------------------
