@@ -31,7 +31,7 @@ trap 'rm -rf "$work"' EXIT
 python3 scripts/lowest_constraints.py >"$work/constraints.txt"
 
 cache=${FINEWS_LOWEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/finews-lowest}
-key=$({ python3 -c 'import sys; print(sys.executable, sys.version)'; cat "$work/constraints.txt"; } | sha256sum | cut -c1-16)
+key=$({ python3 -c 'import sys; print(sys.base_prefix, sys.version)'; cat "$work/constraints.txt"; } | sha256sum | cut -c1-16)
 venv=$cache/$key
 mkdir -p "$cache"
 
