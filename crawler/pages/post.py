@@ -59,7 +59,7 @@ class PostPageItem:
     share_url: str | None = None
     article_url: str | None = None
     back_link_lines: str = ""
-    back_links: list[tuple[str, str]] = field(default_factory=list)  # (label, href), for the crawl to follow
+    back_link_urls: list[str] = field(default_factory=list)  # the back links' hrefs as written, for the crawl to follow
     problems: list[str] = field(default_factory=list)  # what could not be read; any makes the post a reject
 
 
@@ -263,8 +263,8 @@ class PostPage(WebPage[PostPageItem]):
         return self._parts.back_link_lines
 
     @page_field
-    def back_links(self) -> list[tuple[str, str]]:
-        return self._parts.back_links
+    def back_link_urls(self) -> list[str]:
+        return [href for _label, href in self._parts.back_links]
 
     @page_field
     def problems(self) -> list[str]:

@@ -222,7 +222,7 @@ class SiteSpider(scrapy.Spider):
         # Whatever the answer is: the page object says what is wrong with one that is no post page (not HTML,
         # undecodable, no layout), and validation makes that a reject.
         page = item_from_fields_sync(PostPage(web_response(response)), PostPageItem)
-        for _label, href in page.back_links:
+        for href in page.back_link_urls:
             category_url = urljoin(response.url, href)
             if "/category/" in href and on_host_of(response.url, category_url):
                 for request in self._listing(category_url):
