@@ -10,5 +10,6 @@ archive and no network, so that each is tested against stored pages with the exp
 - ``listing.FeedPage``     the Atom feed → ``Links`` (posts).
 - ``body``                 what is read from a body, whichever page gave it (text, source, editor).
 
+``from_scrapy.web_response`` turns a spider's response into the ``HttpResponse`` they take, and
 ``crawler.record.post_item`` puts a post page and its share text together into the archived ``PostItem``.
 """

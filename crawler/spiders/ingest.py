@@ -1,6 +1,6 @@
 """The ingest: the one writer of a distributed crawl, reading what the workers handed off in Redis.
 
-It makes no request. Its ``start()`` yields the workers' post pages and fetch failures as items, in the
+It makes no request. Its ``start()`` yields the workers' posts (read into records) and fetch failures, in the
 order they were handed off, through the project's pipelines (validate, dedupe, store, front
 matter): the same code a single-process crawl runs, so the archive means the same. Pages as received and
 posts skipped as known are written to the archive directly. A batch leaves Redis only once the archive
