@@ -13,8 +13,9 @@ The frontier is scrapy-redis's scheduler and duplicate filter (crawler/distribut
 addition: a request a worker takes is held as a **lease** in Redis until its outcome is handed off, in the
 same Redis transaction as that outcome (crawler/distributed/shared.py). A worker killed with SIGKILL stops
 renewing its heartbeat; its leases then go back to the frontier, and another worker fetches them again.
-The ingest runs every record through the same pipelines as a single-process crawl (normalize, validate,
-dedupe by infoCode, store, front matter), so the archive means the same whichever way it was made; it
+A worker reads each post into its record (crawler/record.py), as a single-process crawl does; the ingest
+runs every record through the same pipelines (validate, dedupe by infoCode, front matter, store), so the
+archive means the same whichever way it was made; it
 removes records from Redis only after the archive has committed them, and the store is idempotent, so a
 record written twice (a killed ingest, a lease fetched again) is one row.
 """
