@@ -15,7 +15,7 @@ same Redis transaction as that outcome (crawler/distributed/shared.py). A worker
 renewing its heartbeat; its leases then go back to the frontier, and another worker fetches them again.
 A worker reads each post into its record (crawler/record.py), as a single-process crawl does; the ingest
 runs every record through the same pipelines (validate, dedupe by infoCode, front matter, store), so the
-archive means the same whichever way it was made; it
-removes records from Redis only after the archive has committed them, and the store is idempotent, so a
-record written twice (a killed ingest, a lease fetched again) is one row.
+archive means the same whichever way it was made; it removes records from Redis only after the archive has
+committed them, and the store is idempotent, so a record written twice (a killed ingest, a lease fetched
+again) is one row.
 """
