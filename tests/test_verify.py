@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crawler.postfile import parse_post_file
-from crawler.verify import first_difference, normalised_body
+from crawler.verify import first_difference, normalised_body, source_body
 
 HEAD = '---\nlayout: post\ntitle: "标题"\ndate: 2021-12-27 10:36:14 +0800\ncategories: jinwanbao\ntags: 今晚报\n---\n'
 
@@ -33,3 +33,21 @@ def test_a_changed_body_is_a_difference(original: str, changed: str) -> None:
     before = parse_post_file("2021-12-27-NW202112272226582498.md", HEAD + original)
     after = parse_post_file("2021-12-27-NW202112272226582498.md", HEAD + changed)
     assert first_difference(before, after) == "body"
+
+
+@pytest.mark.parametrize(("original", "rendered"), [
+    ("一段。", "<p>一段。</p>"),  # kramdown's paragraph
+    ("A &amp; B", "A & B"),
+    ("<http://finance.eastmoney.com/a/1.html>", '<a href="http://finance.eastmoney.com/a/1.html">http://finance.eastmoney.com/a/1.html</a>'),
+])
+def test_a_rendered_body_is_field_equal_but_not_the_source_text(original: str, rendered: str) -> None:
+    before = parse_post_file("2021-12-27-NW202112272226582498.md", HEAD + original)
+    after = parse_post_file("2021-12-27-NW202112272226582498.md", HEAD + rendered)
+    assert source_body(original) != source_body(rendered)
+    assert first_difference(before, after, as_source=True) == "body"
+
+
+def test_whitespace_alone_is_no_source_difference() -> None:
+    before = parse_post_file("2021-12-27-NW202112272226582498.md", HEAD + "<p>一段。</p>\n\n<p>二段。</p>\n")
+    after = parse_post_file("2021-12-27-NW202112272226582498.md", HEAD + "<p>一段。</p>\n<p>二段。</p>")
+    assert first_difference(before, after, as_source=True) is None
