@@ -297,14 +297,23 @@ def _children_of(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _both_helpers(children: list[psutil.Process]) -> bool:
+    try:
+        commands = [" ".join(child.cmdline()) for child in children]
+    except psutil.NoSuchProcess:  # one ended between being listed and being read: look again
+        return False
+    return any("redis-server" in command for command in commands) and any(" worker" in command for command in commands)
+
+
 def test_workers_2_archives_what_one_process_archives_and_leaves_no_process(two_workers, replica, tmp_path):
     work, *_ = two_workers
     before = len(replica.requests)
     crawl = finews_process("crawl", "--workers", "2", "--output", "local", cwd=tmp_path, proxy=replica.proxy_url,
                            log=tmp_path / "crawl.log")
     # Its helpers while it runs: a redis-server on a socket only this user may open, and one worker.
+    # Until both are there as what they run: a child just forked still shows its parent's command line.
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(helpers := _children_of(crawl.pid)) < 2:
+    while time.monotonic() < deadline and not _both_helpers(helpers := _children_of(crawl.pid)):
         time.sleep(0.05)
     names = sorted(" ".join(child.cmdline()[:4]) for child in helpers)
     server = next(child for child in helpers if "redis-server" in child.name())
