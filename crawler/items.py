@@ -33,9 +33,11 @@ class PostItem:
       problems      what could not be read; any problem makes the post a reject (``PostPage.problems``,
                     judged with the rest in ``pipelines.validate.rejection_reasons``).
     From the body, whichever page gave it (``use_body``; ``derived_fields`` for summary and hash):
-      body_html     the article body only (no digest, link, back links or tags line): exactly as written
-                    when ``body_origin`` is ``share``, as the page rendered it when ``page``.
-      body_origin   ``share`` (GetNewsText answer) or ``page`` (the share host failed: see share_status).
+      body_html     the article body only (no digest, link, back links or tags line), as ``body_origin`` says.
+      body_origin   ``share``: the GetNewsText answer, exactly as written; ``page-source``: no share text
+                    (see share_status), the page's body turned back into the source it renders from
+                    (``crawler.pages.inversion.invert_body``); ``page-html``: the page's HTML, when no
+                    source renders back to it.
       body_text     the body's text, one line per block, whitespace collapsed.
       source        the 文章来源 line's text with nested markup stripped (``上海证券报``), or None.
       editor        the editor named in a note such as ``(津云新闻编辑刘颖)`` → ``刘颖``, or None.
@@ -80,7 +82,7 @@ class PostItem:
     editor: str | None = None
     digest: str | None = None
     body_html: str = ""
-    body_origin: str = "page"
+    body_origin: str = "page-html"
     body_text: str = ""
     summary: str = ""
     share_url: str | None = None

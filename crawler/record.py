@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from crawler import sharestatus
 from crawler.items import PostItem
-from crawler.pages.body import PAGE_ORIGIN, SHARE_ORIGIN, use_body
+from crawler.pages.body import PAGE_HTML_ORIGIN, PAGE_SOURCE_ORIGIN, SHARE_ORIGIN, use_body
+from crawler.pages.inversion import invert_body
 from crawler.pages.post import PostPageItem
 
 
@@ -28,7 +29,8 @@ class ShareOutcome:
 
 def post_item(page: PostPageItem, share: ShareOutcome, raw_page: bytes = b"") -> PostItem:
     """The record of a post read from the site: the page's fields, and its body from the share text when
-    one was fetched (exactly as written), else as the page rendered it."""
+    one was fetched (exactly as written), else the source the page's body renders from when one does
+    (the page rendered as kramdown renders it), else the page's HTML."""
     item = PostItem(
         post_url=page.post_url, info_code=page.info_code, name=page.name, title=page.title,
         published_at=page.published_at, category=page.category, tags=list(page.tags), kind=page.kind,
@@ -38,8 +40,10 @@ def post_item(page: PostPageItem, share: ShareOutcome, raw_page: bytes = b"") ->
     )
     if share.text is not None:
         use_body(item, share.text, SHARE_ORIGIN)
+    elif (source := invert_body(page.body_html, page.kind)) is not None:
+        use_body(item, source, PAGE_SOURCE_ORIGIN)
     else:
-        use_body(item, page.body_html, PAGE_ORIGIN)
+        use_body(item, page.body_html, PAGE_HTML_ORIGIN)
     item.seen_urls = [("post", page.post_url)]
     item.seen_urls += [(kind, url) for kind, url in (("share", page.share_url), ("article", page.article_url)) if url]
     if share.text is not None and share.text_url:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from scrapy.crawler import Crawler
 
 from crawler.items import PostItem
-from crawler.pages.body import derived_fields
+from crawler.pages.body import SHARE_ORIGIN, derived_fields
 from pipelines.archive import Archive, change_of, item_from_row
 from pipelines.crawl_archive import archive_for
 
@@ -38,7 +38,7 @@ def merge_routes(existing: PostItem | None, item: PostItem) -> PostItem:
     for name in _ROUTE_FIELDS:
         if getattr(merged, name) is None:
             setattr(merged, name, getattr(other, name))
-    if merged.body_origin == "page" and other.body_origin == "share":
+    if merged.body_origin != SHARE_ORIGIN and other.body_origin == SHARE_ORIGIN:
         for name in _EXACT_BODY_FIELDS:
             setattr(merged, name, getattr(other, name))
     # From the merged body and digest: either may have come from the other route.

@@ -308,6 +308,12 @@ def _m010_field_coverage(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m011_body_origin_page_html(db: sqlite_utils.Database) -> None:
+    # A body from the page is now either its recovered source or its HTML; every earlier one was its HTML.
+    # The change feed numbers these rows again: the public record's value changed.
+    db.execute("UPDATE posts SET body_origin = 'page-html' WHERE body_origin = 'page'")
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
@@ -320,4 +326,5 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("008_share_status_values", _m008_share_status_values),
     ("009_change_feed", _m009_change_feed),
     ("010_field_coverage", _m010_field_coverage),
+    ("011_body_origin_page_html", _m011_body_origin_page_html),
 )

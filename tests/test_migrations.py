@@ -54,7 +54,7 @@ def add_rows(conn: sqlite3.Connection) -> dict[str, dict[int, dict]]:
             row = {name: f"{table}.{name}.{number}" if kind == "TEXT" else
                    number + 1 if kind == "INTEGER" else _VALUES[kind] for name, kind in columns}
             if table == "posts":  # values no migration rewrites, and text the search index is asked for
-                row |= {"share_status": "ok", "body_origin": "page", "title": f"央行宣布降准{number}",
+                row |= {"share_status": "ok", "body_origin": "share", "title": f"央行宣布降准{number}",
                         "body_text": f"下调存款准备金率{number}",
                         "published_at": f"2021-12-2{number}T01:36:14+08:00"}
             conn.execute(f"INSERT INTO [{table}] ({', '.join(f'[{name}]' for name in row)}) "
@@ -94,6 +94,25 @@ def test_an_archive_at_an_earlier_version_upgrades_to_a_new_archive_keeping_its_
     assert upgraded.execute("SELECT count(*) FROM posts WHERE change_seq IS NULL").fetchone()[0] == 0
     upgraded.close()
     new.close()
+
+
+def test_a_body_from_the_page_before_011_is_named_page_html_and_the_change_feed_says_so(tmp_path):
+    path = tmp_path / "archive.db"
+    db = archive_at_version(path, 10)
+    stored = add_rows(db.conn)["posts"]
+    page_row, share_row = sorted(stored)
+    db.execute("UPDATE posts SET body_origin = 'page' WHERE rowid = ?", [page_row])
+    db.conn.commit()
+    seq_before = dict(db.execute("SELECT rowid, change_seq FROM posts").fetchall())
+    db.close()
+
+    Archive.open(path).close()
+
+    upgraded = sqlite3.connect(path)
+    after = {rowid: (origin, seq) for rowid, origin, seq in upgraded.execute("SELECT rowid, body_origin, change_seq FROM posts")}
+    upgraded.close()
+    assert after[page_row][0] == "page-html" and after[share_row] == ("share", seq_before[share_row])
+    assert after[page_row][1] > max(seq_before.values()), "a changed public value is a change in the feed"
 
 
 def test_the_current_version_is_recorded_as_a_new_archive_has_it(tmp_path):

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from crawler.pages.kramdown import to_html
 from crawler.postfile import EMNEWS_CATEGORY, PostFile, parse_post_file, read_post_file, split_front_matter
 from crawler.replica.generate import MIN_COUNT, SyntheticSite, generate_site, write_site
-from crawler.replica.kramdown import to_html
 from crawler.replica.render import SHARE_HOST, SITE_HOST, Page, render_site, share_text
 from crawler.replica.server import ReplicaServer, load_posts, resolve
 

@@ -174,7 +174,7 @@ def test_a_failing_share_host_delays_no_post_and_backfill_fills_every_text(
     before = archived(out)
     assert set(before) == set(site.synthetic.valid_info_codes), "every post archived"
     for code, row in before.items():
-        assert (row["body_origin"], row["share_text"]) == ("page", None), code
+        assert (row["body_origin"], row["share_text"]) == ("page-source", None), code
         asked = row["share_status"] in statuses and re.match(detail, row["share_detail"])
         assert asked or held_back(row), (row["share_status"], row["share_detail"])
         assert row["share_fetched_at"]
@@ -183,28 +183,60 @@ def test_a_failing_share_host_delays_no_post_and_backfill_fills_every_text(
     assert not [kind for (kind,) in map(dict.values, rows(out / "archive.db", "SELECT kind FROM post_urls"))
                 if kind == "json"], "no text, no json URL"
 
+    # The bodies recovered from the pages alone: every file is already the original, byte for byte.
+    originals = dict(site.synthetic.files)
+    assert {name: originals.get(name) for name in exported(out)} == exported(out)
+
     with ReplicaServer(site.pages) as server:
         backfill = finews("share", "--backfill", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
     assert backfill.returncode == 0, backfill.stderr
     assert backfill.stdout.startswith(
-        f"share run 2 finished: {len(before)} infoCodes asked: {len(before)} texts fetched")
+        f"share run 2 finished: {len(before)} infoCodes asked: {len(before)} texts fetched "
+        f"(0 bodies changed, {len(before)} unchanged)")
     after = archived(out)
     assert set(after) == set(before)
     for code, row in after.items():
         assert (row["body_origin"], row["share_status"], row["share_text"]) == ("share", "ok", row["body_html"]), code
+        assert row["body_html"] == before[code]["body_html"] and row["content_hash"] == before[code]["content_hash"]
         assert row["share_detail"] is None
         # The share route refreshes the text, not the record of when the site last listed the post.
         assert (row["last_seen_at"], row["last_seen_run"]) == (before[code]["last_seen_at"], 1)
-    # The exact bodies: every file is now the original, byte for byte.
-    originals = dict(site.synthetic.files)
     assert {name: originals.get(name) for name in exported(out)} == exported(out)
-    # Each page body an exact body replaced is kept as a revision.
-    revisions = rows(out / "archive.db", "SELECT * FROM post_revisions")
-    replaced = {code for code in after if before[code]["body_html"] != after[code]["body_html"]}
-    assert replaced and {revision["info_code"] for revision in revisions} == replaced
-    assert all(revision["body_html"] == before[revision["info_code"]]["body_html"] for revision in revisions)
+    assert rows(out / "archive.db", "SELECT * FROM post_revisions") == [], "no body changed, no revision"
     (run,) = rows(out / "archive.db", "SELECT * FROM crawl_runs WHERE id = 2")
     assert (run["mode"], run["status"], run["exit_code"], run["site"]) == ("share", "finished", 0, f"http://{SHARE_HOST}/")
+
+
+def test_backfill_replaces_a_recovered_body_the_share_text_contradicts_and_keeps_it_as_a_revision(
+    site: Site, tmp_path: Path
+) -> None:
+    # ASCII quotes render as the same curly quotes as written ones: from the page alone, the written ones
+    # are the recovered source (what the generator writes), and the share host says otherwise.
+    answers = {code: json.loads(site.pages[share_text_key(code)].body) for code in site.synthetic.valid_info_codes}
+    code, answer = next((code, answer) for code, answer in sorted(answers.items())
+                        if "text" not in answer and not answer["content"].startswith("<"))  # a plain emnews text
+    quoted = answer["content"].replace("。", '"再次强调"。', 1)
+    assert quoted != answer["content"]
+    files = [(name, rewritten(text, answer["content"], quoted) if code[2:] in name else text)
+             for name, text in site.synthetic.files]
+    pages = render_site(parse_post_file(name, text) for name, text in files)
+    with ReplicaServer(faulty(pages, "500")) as server:
+        crawl = finews("crawl", "--output", "out", *FAST, cwd=tmp_path, proxy=server.proxy_url)
+    assert crawl.returncode == 0, crawl.stderr
+    before = archived(tmp_path / "out")
+    assert before[code]["body_origin"] == "page-source"
+    assert "再次强调" in before[code]["body_html"] and '"' not in before[code]["body_html"]
+
+    with ReplicaServer(pages) as server:
+        backfill = finews("share", "--backfill", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
+    assert backfill.returncode == 0, backfill.stderr
+    assert f"texts fetched (1 bodies changed, {len(before) - 1} unchanged)" in backfill.stdout
+    after = archived(tmp_path / "out")
+    assert (after[code]["body_origin"], after[code]["body_html"]) == ("share", quoted)
+    (revision,) = rows(tmp_path / "out" / "archive.db", "SELECT * FROM post_revisions")
+    assert (revision["info_code"], revision["body_html"]) == (code, before[code]["body_html"])
+    name = after[code]["file_name"]
+    assert (tmp_path / "out" / "_posts" / name).read_text(encoding="utf-8") == dict(files)[name]
 
 
 def test_backfill_asks_nothing_when_every_text_is_there(crawled: Path, tmp_path: Path) -> None:

@@ -18,9 +18,13 @@ if TYPE_CHECKING:
     from crawler.items import PostItem
 
 SUMMARY_LENGTH = 120
-# Where a body came from (``posts.body_origin``).
+# Where a body came from (``posts.body_origin``): the share host's text, as written; the post page's body
+# turned back into its source (crawler/pages/inversion.py), exact as far as rendering it again gives the
+# page; the post page's HTML, when no source renders back to it.
 SHARE_ORIGIN = "share"
-PAGE_ORIGIN = "page"
+PAGE_SOURCE_ORIGIN = "page-source"
+PAGE_HTML_ORIGIN = "page-html"
+BODY_ORIGINS = (SHARE_ORIGIN, PAGE_SOURCE_ORIGIN, PAGE_HTML_ORIGIN)
 
 _SOURCE = re.compile(r"<p class=\"em_media\">[（(]文章来源[：:](?P<source>.*?)[）)]</p>", re.S)
 _EDITOR = re.compile(r"[（(][^（）()]{0,30}?编辑(?P<editor>[^（）()\s：:]{1,12})[）)]")

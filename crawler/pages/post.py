@@ -20,6 +20,7 @@ from web_poet.fields import item_from_fields_sync
 
 from crawler.infocode import InfoCodeError, infocode_of_post
 from crawler.pages.body import CONTROL_CHARACTERS
+from crawler.pages.inversion import invert_spans
 from crawler.pages.listing import category_from_post_url, post_name
 from crawler.postfile import EMNEWS_CATEGORY, SHANGHAI, SITENEWS_CATEGORY
 
@@ -240,8 +241,12 @@ class PostPage(WebPage[PostPageItem]):
 
     @page_field
     def digest(self) -> str | None:
+        """The ``> `` line's text as written, where rendering it gives the page's; else its text, unescaped."""
         digest = self._parts.digest_html
-        return html.unescape(digest).strip() if digest is not None else None
+        if digest is None:
+            return None
+        source = invert_spans(digest)
+        return (source if source is not None else html.unescape(digest)).strip()
 
     @page_field
     def body_html(self) -> str:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote, unquote
 
+from crawler.pages.kramdown import smartify, to_html
 from crawler.postfile import EMNEWS_CATEGORY, EMNEWS_TAG, SHANGHAI, PostFile
-from crawler.replica.kramdown import smartify, to_html
 
 SITE_HOST = "finews.withounder.com"
 SHARE_HOST = "finews.zning.xyz"
