@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -91,9 +92,29 @@ def test_what_renders_alike_comes_back_as_the_generator_writes_it_and_renders_th
     "<p>a</p><p>b</p>",  # two top-level elements on one line: kramdown never writes that
     "<p>a</p>\n<p>b</p>\n<p>c",  # an element left open
     "<p>a</p>\n\n\n<p>b</p>",  # two empty lines: kramdown keeps one for any run of them
-])
+], ids=["elements-on-one-line", "open-element", "two-empty-lines"])
 def test_a_body_kramdown_could_not_have_written_has_no_source(page_body: str) -> None:
     assert invert_body(page_body, "emnews") is None and invert_body(page_body, "media") is None
+
+
+@pytest.mark.parametrize("page_body", [
+    "<p>" + "<span>" * 5000 + "深" + "</span>" * 5000 + "</p>",  # past the nesting bound
+    "<p>" + "<em>" * 5000 + "深" + "</em>" * 5000 + "</p>",
+    "<p>" + "<a href=\"u\">[" * 2000 + "深" + "](u)</a>" * 2000 + "</p>",  # nesting the bound does not count
+    "<p>" + "**a " * 300 + "</p>",  # kramdown's emphasis scan: cubic in unclosed delimiters (17 s unbounded)
+    "<p>" + "**a *b " * 20 + "*a " * 160 + "</p>",
+    "<p>" + "正文" * 600_000 + "</p>",  # past the length bound
+], ids=["nested-spans", "nested-emphasis", "nested-links", "unclosed-strong", "mixed-emphasis", "too-long"])
+def test_hostile_nesting_length_or_cost_gives_no_source_it_cannot_check_and_takes_seconds_at_most(
+    page_body: str,
+) -> None:
+    started = time.perf_counter()
+    for kind in ("emnews", "media"):
+        source = invert_body(page_body, kind)
+        assert source is None or rendered(source) == page_body  # raw HTML: `<p>**a …</p>` renders as itself
+    assert invert_spans(page_body[3:-4]) is None
+    # Not a benchmark: a bound on what a hostile page may cost, minutes without the bounds.
+    assert time.perf_counter() - started < 20
 
 
 def test_the_record_says_where_its_body_came_from() -> None:

@@ -23,11 +23,16 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from crawler.pages.kramdown import spans_to_html, to_html
+from crawler.pages.kramdown import Budget, RenderBudgetExceeded, spans_to_html, to_html
 
 PLAIN_KINDS = ("emnews", "sitenews")
+# Bounds far past any article (corpus bodies: at most a few thousand characters, nested 3 deep): a page past them is
+# hostile or broken, and keeps its HTML rather than costing seconds (the renderer is pure Python) or the
+# renderer's recursion.
+MAX_INVERTED_LENGTH = 1_000_000
+MAX_NESTING = 50
 
 _TAG = re.compile(r"<(/?)([A-Za-z][-\w:.]*)[^>]*?(/?)>")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
@@ -51,27 +56,54 @@ _LATIN_APOSTROPHE = re.compile(r"(?<=[A-Za-z0-9])\u2019(?=[A-Za-z])")
 def invert_body(rendered: str, kind: str) -> str | None:
     """The source ``rendered`` (a post page's body, without its digest, link and back links) was made from,
     or None when no reading of it renders back to exactly ``rendered``."""
-    blocks = list(_top_level_blocks(rendered))
+    if len(rendered) > MAX_INVERTED_LENGTH:
+        return None
+    blocks = _top_level_blocks(rendered)
+    if blocks is None:
+        return None
     plain: list[Callable[[], str | None]] = [lambda: _plain_source(blocks), lambda: _plain_source(blocks, True)]
     raw: list[Callable[[], str | None]] = [lambda: _html_source(blocks)]
     for reading in plain + raw if kind in PLAIN_KINDS else raw + plain:
         source = reading()
-        if source is not None and to_html(source).strip("\n") == rendered:
+        if source is not None and _renders_to(source, rendered):
             return source
     return None
+
+
+def _renders_to(source: str, rendered: str, render: Callable[[str, Budget], str] = to_html) -> bool:
+    """Whether kramdown renders ``source`` to ``rendered``; no, when rendering it would cost what no article
+    costs (text from the network may be made to)."""
+    try:
+        return render(source, _budget(source)).strip("\n") == rendered
+    except RenderBudgetExceeded:
+        return False
+    except RecursionError:
+        # The renderer recurses once per nested element or emphasis: markup nested past Python's stack is
+        # no article kramdown wrote (nesting the depth bound did not count, such as emphasis in links).
+        return False
+
+
+def _budget(source: str) -> Budget:
+    # An article's text takes at most one step per character (measured on the corpus and the replica:
+    # under 0.1); unclosed emphasis delimiters, which kramdown scans ahead from each, take far more.
+    return Budget(2 * len(source) + 1000)
 
 
 def invert_spans(rendered: str) -> str | None:
     """The one-paragraph source (a digest line) of ``rendered`` spans, or None when none renders back."""
+    if len(rendered) > MAX_INVERTED_LENGTH:
+        return None
     for keep_entities in (False, True):
         source = _span_source(rendered, keep_entities)
-        if spans_to_html(source) == rendered:
+        if _renders_to(source, rendered, spans_to_html):
             return source
     return None
 
 
-def _top_level_blocks(rendered: str) -> Iterator[str]:
-    """The body's top-level blocks, one per kramdown output line ("" for an empty line kramdown kept)."""
+def _top_level_blocks(rendered: str) -> list[str] | None:
+    """The body's top-level blocks, one per kramdown output line ("" for an empty line kramdown kept); None
+    when elements nest deeper than an article's do (MAX_NESTING)."""
+    blocks: list[str] = []
     depth, start, pos = 0, 0, 0
     while pos < len(rendered):
         if rendered[pos] == "<" and (tag := _TAG.match(rendered, pos)):
@@ -80,14 +112,17 @@ def _top_level_blocks(rendered: str) -> Iterator[str]:
                 depth = max(depth - 1, 0)
             elif not self_closed and name not in _VOID:
                 depth += 1
+                if depth > MAX_NESTING:
+                    return None
             pos = tag.end()
         elif rendered[pos] == "\n" and depth == 0:
-            yield rendered[start:pos]
+            blocks.append(rendered[start:pos])
             start = pos = pos + 1
         else:
             pos += 1
     if start < len(rendered):
-        yield rendered[start:]
+        blocks.append(rendered[start:])
+    return blocks
 
 
 def _plain_source(blocks: list[str], keep_entities: bool = False) -> str | None:
@@ -102,7 +137,8 @@ def _plain_source(blocks: list[str], keep_entities: bool = False) -> str | None:
                 return None  # two paragraphs with no empty line between them would have been one
             lines.append(_span_source(paragraph["inner"], keep_entities))
         elif quote := _BLOCKQUOTE.fullmatch(block):
-            inner = _plain_source(list(_top_level_blocks(_dedent(quote["inner"]))), keep_entities)
+            quoted = _top_level_blocks(_dedent(quote["inner"]))
+            inner = _plain_source(quoted, keep_entities) if quoted is not None else None
             if inner is None:
                 return None
             lines.append("\n".join(f"> {line}" if line else ">" for line in inner.split("\n")))

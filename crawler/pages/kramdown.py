@@ -279,6 +279,24 @@ def _render_child(child: object, indent: int) -> str:
 # Spans
 
 
+class RenderBudgetExceeded(Exception):
+    """Rendering took more span-parsing steps than its budget allowed."""
+
+
+@dataclass
+class Budget:
+    """Span-parsing steps a rendering may take. Emphasis is parsed as kramdown does, by scanning ahead for
+    the closing delimiter from every opening one, so text made of unclosed ``**`` costs the cube of its
+    length (300 of them: 17 s); a renderer given text from the network is given a budget."""
+
+    steps: int
+
+    def spend(self) -> None:
+        self.steps -= 1
+        if self.steps < 0:
+            raise RenderBudgetExceeded
+
+
 @dataclass
 class _Spans:
     """kramdown's span parser over one paragraph's text; ``open`` holds the enclosing a/em/strong/html."""
@@ -286,6 +304,7 @@ class _Spans:
     text: str
     open: list[str] = field(default_factory=list)
     smarty: bool = False  # only what Jekyll's ``smartify`` filter parses
+    budget: Budget | None = None
 
     def parse(
         self,
@@ -304,6 +323,8 @@ class _Spans:
         text = self.text
         start_re = _SPAN_HTML_START if raw else _SPAN_START
         while pos < end:
+            if self.budget is not None:
+                self.budget.spend()
             found = [m.start() for m in (start_re.search(text, pos, end), stop and stop.search(text, pos, end)) if m]
             if not found:
                 if stop is not None:
@@ -350,7 +371,7 @@ class _Spans:
         if match := _ESCAPED.match(text, pos, end):
             return escape_text(match[1]), match.end()
         if match := _STRIKETHROUGH.match(text, pos, end):
-            inner = _Spans(match[0][2:-2], self.open).parse(0, len(match[0]) - 4)[0]
+            inner = _Spans(match[0][2:-2], self.open, budget=self.budget).parse(0, len(match[0]) - 4)[0]
             return f"<del>{inner}</del>", match.end()
         if text.startswith("\\\n", pos) and "html" not in self.open:
             return "<br />", pos + 1  # GFM's hard line break, outside HTML elements
@@ -563,9 +584,9 @@ def smartify(text: str) -> str:
     return _Spans(text, smarty=True).parse(0, len(text))[0]
 
 
-def spans_to_html(text: str) -> str:
-    """kramdown's span-level conversion of one paragraph's text."""
-    return _Spans(text).parse(0, len(text))[0]
+def spans_to_html(text: str, budget: Budget | None = None) -> str:
+    """kramdown's span-level conversion of one paragraph's text (RenderBudgetExceeded past ``budget``)."""
+    return _Spans(text, budget=budget).parse(0, len(text))[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -651,15 +672,15 @@ def _paragraph(text: str, pos: int, blocks: list[object]) -> int:
     return pos
 
 
-def _render_blocks(blocks: list[object], indent: int) -> str:
+def _render_blocks(blocks: list[object], indent: int, budget: Budget | None) -> str:
     out = []
     for block in blocks:
         if isinstance(block, _Blank):
             out.append("\n")
         elif isinstance(block, _Paragraph):
-            out.append(f"{' ' * indent}<p>{spans_to_html(block.text)}</p>\n")
+            out.append(f"{' ' * indent}<p>{spans_to_html(block.text, budget)}</p>\n")
         elif isinstance(block, _Blockquote):
-            body = _render_blocks(block.children, indent + 2)
+            body = _render_blocks(block.children, indent + 2, budget)
             out.append(f"{' ' * indent}<blockquote>\n{body}{' ' * indent}</blockquote>\n")
         elif isinstance(block, _Rule):
             out.append(f"{' ' * indent}<hr />\n")
@@ -671,8 +692,8 @@ def _render_blocks(blocks: list[object], indent: int) -> str:
     return "".join(out)
 
 
-def to_html(source: str) -> str:
-    """Convert a Markdown document as Jekyll's kramdown does."""
+def to_html(source: str, budget: Budget | None = None) -> str:
+    """Convert a Markdown document as Jekyll's kramdown does (RenderBudgetExceeded past ``budget``)."""
     text = re.sub(r"\r\n?", "\n", source)
     text = (text[:-1] if text.endswith("\n") else text) + "\n"  # Ruby's chomp, then one newline
-    return _render_blocks(_parse_blocks(text), 0)
+    return _render_blocks(_parse_blocks(text), 0, budget)
