@@ -9,6 +9,9 @@ archive and no network, so that each is tested against stored pages with the exp
 - ``listing.ListingPage``  home, /emnews/, a category page → ``Links`` (posts and category pages).
 - ``listing.FeedPage``     the Atom feed → ``Links`` (posts).
 - ``body``                 what is read from a body, whichever page gave it (text, source, editor).
+- ``kramdown``             kramdown as Jekyll runs it (the replica renders the site with it).
+- ``inversion``            a rendered body turned back into its source, kept only when ``kramdown``
+                           renders it back to the page.
 
 ``from_scrapy.web_response`` turns a spider's response into the ``HttpResponse`` they take, and
 ``crawler.record.post_item`` puts a post page and its share text together into the archived ``PostItem``.

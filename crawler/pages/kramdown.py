@@ -77,25 +77,23 @@ _HTML_BLOCK_TAG = re.compile(rf" {{0,3}}{_TAG.pattern}", re.S)
 _PARAGRAPH_START = re.compile(r" {0,3}[^ \t].*?\n")
 _LINE = re.compile(r".*?\n")
 _LAZY_SPAN = "|".join(sorted(_SPAN_ELEMENTS | {"script"}))
-# What ends a paragraph (GFM quirk ``paragraph_end``): a blank line, block HTML, the end, an IAL or
-# end-of-block marker, a list or definition item, an ATX header, a blockquote or a code fence.
-_PARAGRAPH_END = re.compile(
+# What ends a lazy blockquote line: a blank line, block HTML, the end.
+_LAZY_END_PATTERN = (
     r"(?:[ \t\n\v\f\r]*\n)+"
     rf"| {{0,3}}</(?!(?:{_LAZY_SPAN})\b){_NAME}{_WS}*>"
     rf"| {{0,3}}<(?>(?!(?:{_LAZY_SPAN})\b){_NAME})"
     r"|\Z"
-    r"|\{:(?!:|/).*?\}[ \t]*\n|\^[ \t\n\v\f\r]*?\n"
+)
+_LAZY_END = re.compile(_LAZY_END_PATTERN, re.S)
+# What ends a paragraph (GFM quirk ``paragraph_end``): those, an IAL or end-of-block marker, a list or
+# definition item, an ATX header, a blockquote or a code fence.
+_PARAGRAPH_END = re.compile(
+    _LAZY_END_PATTERN
+    + r"|\{:(?!:|/).*?\}[ \t]*\n|\^[ \t\n\v\f\r]*?\n"
     r"| {0,3}(?:[+*-]|\d+\.|:)[\t| ]"
     r"|#{1,6}[\t ]+.*\n"
     r"| {0,3}> ?"
     r"| {0,3}[~`]{3,}",
-    re.S,
-)
-_LAZY_END = re.compile(
-    r"(?:[ \t\n\v\f\r]*\n)+"
-    rf"| {{0,3}}</(?!(?:{_LAZY_SPAN})\b){_NAME}{_WS}*>"
-    rf"| {{0,3}}<(?>(?!(?:{_LAZY_SPAN})\b){_NAME})"
-    r"|\Z",
     re.S,
 )
 
