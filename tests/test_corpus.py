@@ -39,8 +39,7 @@ def test_every_valid_post_is_field_equal_and_well_formed_ones_byte_identical(cor
     identical = [outcome for outcome in well_formed if outcome.status == "identical"]
     assert len(identical) >= 0.95 * len(well_formed) - 1  # the one merged twin has no file of its own
     assert counts["identical"] + counts["field-equal"] + counts["merged"] == len(outcomes) - counts["malformed"]
-    # The site notice and the posts whose link line is an empty `<>` have no share text: their bodies are
-    # recovered from the page.
+    # The site notice has no share text: its body is recovered from its page.
     assert [o.line() for o in outcomes if o.status in ("identical", "field-equal") and not o.source_equal] == []
 
 

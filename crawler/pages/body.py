@@ -24,7 +24,6 @@ SUMMARY_LENGTH = 120
 SHARE_ORIGIN = "share"
 PAGE_SOURCE_ORIGIN = "page-source"
 PAGE_HTML_ORIGIN = "page-html"
-BODY_ORIGINS = (SHARE_ORIGIN, PAGE_SOURCE_ORIGIN, PAGE_HTML_ORIGIN)
 
 _SOURCE = re.compile(r"<p class=\"em_media\">[（(]文章来源[：:](?P<source>.*?)[）)]</p>", re.S)
 _EDITOR = re.compile(r"[（(][^（）()]{0,30}?编辑(?P<editor>[^（）()\s：:]{1,12})[）)]")

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from crawler.pages.kramdown import Budget, RenderBudgetExceeded, spans_to_html, to_html
 
 PLAIN_KINDS = ("emnews", "sitenews")
-# Bounds far past any article (corpus bodies: at most a few thousand characters, nested 3 deep): a page past them is
-# hostile or broken, and keeps its HTML rather than costing seconds (the renderer is pure Python) or the
-# renderer's recursion.
+# Bounds far past any article (corpus bodies: at most a few thousand characters, nested 3 deep): a page
+# past them is hostile or broken, and keeps its HTML rather than costing seconds (the renderer is pure
+# Python) or the renderer's recursion.
 MAX_INVERTED_LENGTH = 1_000_000
 MAX_NESTING = 50
 
@@ -43,7 +43,7 @@ _SOURCE_LINE_START = '<p class="em_media">'
 _SPAN = re.compile(
     r'<a href="(?P<href>[^"]*)"(?: title="(?P<title>[^"]*)")?>(?P<label>.*?)</a>'
     r'|<img src="(?P<src>[^"]*)" alt="(?P<alt>[^"]*)"(?: title="(?P<image_title>[^"]*)")? />'
-    r"|<(?P<close>/?)(?P<mark>em|strong|del)>"
+    r"|</?(?P<mark>em|strong|del)>"
     r"|<br />(?=\n)"
     r"|&(?P<entity>lt|gt|amp|quot);",
     re.S,
