@@ -1,7 +1,7 @@
 """Every fetched page kept in the archive, and played back from it: ``finews reparse`` makes no request.
 
-``PageRecorder`` (an extension) stores each response a crawl receives, compressed, in the archive's
-``pages`` table. ``StoredPages`` (a downloader middleware, on only with ``FINEWS_REPLAY``, which the
+``PageRecorder`` (an extension) stores each response a crawl receives, with its request, as WARC records
+(pipelines/warc.py) indexed by the archive's ``pages`` table. ``StoredPages`` (a downloader middleware, on only with ``FINEWS_REPLAY``, which the
 reparse spider sets) answers every request from ``pages`` instead of the network: a page that is not
 stored fails with IgnoreRequest, which reaches the request's errback like any failed download.
 """
@@ -38,7 +38,7 @@ def fetched_at(meta: Mapping[str, Any]) -> str:
     return str(meta.get(FETCHED_AT) or utc_now())
 
 
-def headers_of(response: Response) -> dict[str, list[str]]:
+def headers_of(response: Response | Request) -> dict[str, list[str]]:
     """Header bytes as latin-1 text: every byte maps to one character, so nothing is lost either way."""
     return {
         name.decode("latin-1"): [value.decode("latin-1") for value in values]
@@ -90,7 +90,8 @@ class PageRecorder:
         # The callbacks date what they read by it: the record and its stored page then say the same time.
         request.meta[FETCHED_AT] = received
         page = FetchedPage(
-            response.url, response.status, headers_of(response), response.body, callback_name(request), received
+            response.url, response.status, headers_of(response), response.body, callback_name(request), received,
+            headers_of(request),
         )
         with storage_faults_fail_the_run(self.crawler):
             stored = self.store_page(page, request)

@@ -27,8 +27,11 @@ FINEWS_PROGRESS_INTERVAL = 0.5
 # commit per write cost more than all the rest of the store (BENCHMARKS.md). A kill loses at most this
 # much work, whole posts only, which the next run fetches again. 0: one commit per write.
 FINEWS_COMMIT_SECONDS = 0.5
-# Every fetched page is kept, compressed, in the archive's ``pages`` (crawler/pagestore.py).
+# Every fetched page is kept as WARC records in OUTPUT/warc, indexed by the archive's ``pages``
+# (crawler/pagestore.py, pipelines/warc.py).
 FINEWS_STORE_PAGES = True
+# A WARC file is closed, and the next one started, once it passes this size.
+FINEWS_WARC_MAX_BYTES = 100 * 1024 * 1024
 # Answer every request from those stored pages, never the network: set by the reparse spider.
 FINEWS_REPLAY = False
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +33,16 @@ from pipelines.schema import (
     migrate,
 )
 from pipelines.sqlite_utils_lean import sqlite_utils
+from pipelines.warc import (
+    DEFAULT_MAX_BYTES,
+    WARC_DIR,
+    Capture,
+    Exchange,
+    WarcError,
+    WarcFiles,
+    payload_digest,
+    read_capture,
+)
 
 ARCHIVE_FILE = "archive.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -58,16 +67,18 @@ MODES = ("incremental", "full", "share", "reparse")
 CRAWL_MODES = ("incremental", "full")
 # The mode of a `finews reparse` run: it rebuilds posts from stored pages and is never resumed as a crawl.
 REPARSE_MODE = "reparse"
-# zlib's default level: level 9 saves under 0.1 % more on the site's pages (measured on the corpus).
-PAGE_COMPRESSION_LEVEL = 6
-# One row per URL; a stored successful answer outlives later error answers (a post the site has dropped
-# answers 404, and the archive keeps the page it had).
-SAVE_PAGE_SQL = f"""INSERT INTO {PAGES.name} (url, status, callback, fetched_at, run_id, size, headers, body)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+# One row per URL, pointing at its latest capture; a stored successful answer outlives later error answers (a
+# post the site has dropped answers 404, and the archive keeps the page it had; the 404 is in the WARC file).
+SAVE_PAGE_SQL = f"""INSERT INTO {PAGES.name} (url, status, callback, fetched_at, run_id, size, digest, warc_file,
+        warc_offset, warc_length, warc_date)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(url) DO UPDATE SET status = excluded.status, callback = excluded.callback,
-        fetched_at = excluded.fetched_at, run_id = excluded.run_id, size = excluded.size,
-        headers = excluded.headers, body = excluded.body
+        fetched_at = excluded.fetched_at, run_id = excluded.run_id, size = excluded.size, digest = excluded.digest,
+        warc_file = excluded.warc_file, warc_offset = excluded.warc_offset, warc_length = excluded.warc_length,
+        warc_date = excluded.warc_date, headers = NULL, body = NULL
     WHERE excluded.status BETWEEN 200 AND 299 OR {PAGES.name}.status NOT BETWEEN 200 AND 299"""
+LAST_CAPTURE_SQL = f"""SELECT status, digest, warc_file, warc_offset, warc_length, warc_date FROM {PAGES.name}
+    WHERE url = ?"""
 # Asked once per listed post: all must stay index lookups however large the archive grows.
 MARK_SEEN_SQL = f"UPDATE {POSTS.name} SET last_seen_at = ?, last_seen_run = ? WHERE info_code = ? OR name = ?"
 # A post is known when its own page was archived: its record carries its name, or (an emnews twin merged into
@@ -126,7 +137,8 @@ class PostLink:
 
 @dataclass(frozen=True)
 class FetchedPage:
-    """A page as a crawl received it: the body uncompressed, the headers as name → values."""
+    """A page as a crawl received it: the body uncompressed, the headers as name → values, and the headers
+    of the request that asked for it (the WARC request record)."""
 
     url: str
     status: int
@@ -134,10 +146,11 @@ class FetchedPage:
     body: bytes
     callback: str | None = None
     fetched_at: str = ""
+    request_headers: dict[str, list[str]] = field(default_factory=dict)
 
 
 class StoredPageError(ValueError):
-    """A stored page that cannot be read back (its body does not decompress, its headers do not parse)."""
+    """A stored page that cannot be read back (its WARC record is missing or unreadable)."""
 
 
 @dataclass(frozen=True)
@@ -165,11 +178,16 @@ def change_of(existing: Mapping[str, Any] | None, content_hash: str) -> str:
 class Archive:
     """One connection to ``archive.db``."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, warc_dir: Path | None = None) -> None:
         self.db = db
         self.grouped = False
         # Called at each grouped commit, just before it: what they write commits with the group.
         self.before_commit: list[Callable[[], None]] = []
+        # The WARC files the pages index points into (pipelines/warc.py), opened at the first page stored.
+        self.warc_dir = warc_dir
+        self.warc_max_bytes = DEFAULT_MAX_BYTES
+        self.warc_info: dict[str, str] = {}
+        self._warc: WarcFiles | None = None
 
     @classmethod
     def open(cls, path: Path) -> Archive:
@@ -180,11 +198,14 @@ class Archive:
         db.execute("PRAGMA recursive_triggers = ON")
         db.enable_wal()
         migrate(db)
-        return cls(db)
+        return cls(db, path.parent / WARC_DIR)
 
     def close(self) -> None:
-        """Commit grouped writes, then close; closed even when the commit fails (the group is then lost)."""
+        """Commit grouped writes, then close; closed even when the commit fails (the group is then lost). The
+        WARC file being written is closed first: the rows committed point only at records it holds."""
         try:
+            if self._warc is not None:
+                self._warc.close()
             self.db.commit()
         finally:
             self.db.close()
@@ -199,10 +220,13 @@ class Archive:
         self.db.begin()
 
     def commit(self) -> None:
-        """Make every write so far durable (grouped: and open the next group)."""
+        """Make every write so far durable (grouped: and open the next group): the WARC records the pages
+        index points at first."""
         if self.grouped:
             for write_before_commit in self.before_commit:
                 write_before_commit()
+        if self._warc is not None:
+            self._warc.sync()
         self.db.commit()
         if self.grouped:
             self.db.begin()
@@ -471,27 +495,52 @@ class Archive:
     # Stored pages -----------------------------------------------------------------------------
 
     def save_page(self, page: FetchedPage, run_id: int | None) -> bool:
-        """Store a fetched page compressed; False when a stored successful answer was kept instead."""
-        headers = json.dumps(page.headers, ensure_ascii=False, sort_keys=True)
-        body = zlib.compress(page.body, PAGE_COMPRESSION_LEVEL)
+        """Write a fetched page into the WARC files and point the pages index at it; False when the index keeps
+        a stored successful answer instead (the answer is in the WARC files all the same). An answer whose
+        payload is the one the URL's capture has is written as a revisit, and the index keeps that capture."""
+        last = self.db.execute(LAST_CAPTURE_SQL, [page.url]).fetchone()
+        fetched_at = page.fetched_at or utc_now()
+        exchange = Exchange(page.url, page.status, page.headers, page.body, fetched_at, page.request_headers)
+        previous = None
+        if last is not None and last[0] == page.status and last[2] is not None and last[1] == payload_digest(page.body):
+            previous = Capture(last[2], last[3], last[4], last[1], last[5])
+        written = self._warc_files(run_id).write(exchange, revisit_of=previous)
+        capture = previous or written
         with self.db.atomic():
             cursor = self.db.execute(
                 SAVE_PAGE_SQL,
-                [page.url, page.status, page.callback, page.fetched_at or utc_now(), run_id, len(page.body), headers, body],
+                [page.url, page.status, page.callback, fetched_at, run_id, len(page.body), capture.digest,
+                 capture.file, capture.offset, capture.length, capture.date],
             )
         return cursor.rowcount > 0
 
+    def _warc_files(self, run_id: int | None) -> WarcFiles:
+        if self._warc is None:
+            if self.warc_dir is None:
+                raise StoredPageError("this archive was opened without its WARC folder: pages cannot be stored")
+            info = {"software": "finews-archive", "format": "WARC File Format 1.1",
+                    "conformsTo": "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+                    **self.warc_info}
+            if run_id is not None:
+                info.setdefault("finews-run", str(run_id))
+            self._warc = WarcFiles(self.warc_dir, self.warc_max_bytes, info)
+        return self._warc
+
     def stored_page(self, url: str) -> FetchedPage | None:
         row = self.db.execute(
-            f"SELECT url, status, callback, fetched_at, headers, body FROM {PAGES.name} WHERE url = ?", [url]
+            f"SELECT url, callback, fetched_at, warc_file, warc_offset, warc_length FROM {PAGES.name} WHERE url = ?",
+            [url],
         ).fetchone()
         if row is None:
             return None
-        url, status, callback, fetched_at, headers, body = row
+        url, callback, fetched_at, warc_file, offset, length = row
+        if warc_file is None or self.warc_dir is None:
+            raise StoredPageError(f"stored page {url[:200]} has no WARC record")
         try:
-            return FetchedPage(url, status, json.loads(headers), zlib.decompress(body), callback, fetched_at)
-        except (zlib.error, TypeError, json.JSONDecodeError) as error:
+            status, headers, body = read_capture(self.warc_dir, warc_file, offset, length)
+        except WarcError as error:
             raise StoredPageError(f"stored page {url[:200]} is unreadable: {error}") from None
+        return FetchedPage(url, status, headers, body, callback, fetched_at)
 
     def stored_page_urls(self, callback: str) -> list[str]:
         """The URLs of the successful pages ``callback`` read, in URL order (off the callback index)."""
@@ -509,9 +558,9 @@ class Archive:
         ).fetchone()[0]
 
     def page_totals(self) -> tuple[int, int, int]:
-        """Stored pages: how many, their bytes as received, and their bytes as stored (compressed)."""
+        """Stored pages: how many, their bytes as received, and their records' bytes in the WARC files."""
         count, size, stored = self.db.execute(
-            f"SELECT count(*), coalesce(sum(size), 0), coalesce(sum(length(body)), 0) FROM {PAGES.name}"
+            f"SELECT count(*), coalesce(sum(size), 0), coalesce(sum(warc_length), 0) FROM {PAGES.name}"
         ).fetchone()
         return count, size, stored
 

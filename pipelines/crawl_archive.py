@@ -56,6 +56,12 @@ class CrawlArchive:
                 # Held until the process ends (the kernel releases it then): one crawl per output, whatever the command.
                 CrawlLock(self.output / LOCK_FILE).acquire()
             self._archive = Archive.open(self.output / ARCHIVE_FILE)
+            settings = self.crawler.settings
+            self._archive.warc_max_bytes = settings.getint("FINEWS_WARC_MAX_BYTES")
+            self._archive.warc_info = {
+                "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+                "http-header-user-agent": str(settings.get("USER_AGENT") or ""),
+            }
             if self.commit_seconds > 0:
                 self._archive.group_commits()
             if self._engine_running:

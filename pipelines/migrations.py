@@ -14,8 +14,14 @@ still makes the schema recorded for its version in tests/released_schemas.json).
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
 
 from pipelines.sqlite_utils_lean import sqlite_utils
 
@@ -314,6 +320,71 @@ def _m011_body_origin_page_html(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE posts SET body_origin = 'page-html' WHERE body_origin = 'page'")
 
 
+def _m012_pages_index_warc(db: sqlite_utils.Database) -> None:
+    # The pages table becomes the index of the WARC files (OUTPUT/warc): where each URL's capture is. The
+    # bodies and headers stored so far move into one WARC file of response records (their URL, status,
+    # headers and bytes, dated when they were fetched), written here with warcio directly so that what this
+    # migration does never follows later writer code; the columns stay (null) for readers that name them.
+    _execute(
+        db,
+        'ALTER TABLE "pages" ADD COLUMN "digest" TEXT',
+        'ALTER TABLE "pages" ADD COLUMN "warc_file" TEXT',
+        'ALTER TABLE "pages" ADD COLUMN "warc_offset" INTEGER',
+        'ALTER TABLE "pages" ADD COLUMN "warc_length" INTEGER',
+        'ALTER TABLE "pages" ADD COLUMN "warc_date" TEXT',
+    )
+    rows = db.execute("SELECT url, status, fetched_at, headers, body FROM pages WHERE body IS NOT NULL ORDER BY url")
+    first = rows.fetchone()
+    if first is None:
+        return
+    # Only an archive with pages to move pays for importing warcio (the fast commands open archives).
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    database = next(file for _seq, name, file in db.execute("PRAGMA database_list") if name == "main")
+    if not database:
+        return  # an archive in memory has no output folder: its pages stay where they are
+    directory = Path(database).parent / "warc"
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"finews-migrated-{datetime.now(UTC):%Y%m%d%H%M%S%f}.warc.gz"
+    moved = []
+    with open(directory / name, "xb") as stream:
+        writer = WARCWriter(stream, gzip=True, warc_version="1.1")
+        writer.write_record(writer.create_warcinfo_record(name, {
+            "software": "finews-archive (migration 012_pages_index_warc)", "format": "WARC File Format 1.1",
+            "description": "the pages table's stored bodies, moved into WARC"}))
+        row = first
+        while row is not None:
+            url, status, fetched_at, headers_json, compressed = row
+            row = rows.fetchone()
+            try:
+                body = zlib.decompress(compressed)
+                headers = [(key, value) for key, values in json.loads(headers_json).items()
+                           if key.lower() not in ("content-encoding", "transfer-encoding", "content-length")
+                           for value in values] + [("Content-Length", str(len(body)))]
+                instant = datetime.fromisoformat(fetched_at).astimezone(UTC)
+            except (zlib.error, TypeError, ValueError, AttributeError):
+                continue  # unreadable already (a reparse says so): kept as it is rather than lost
+            try:
+                phrase = HTTPStatus(status).phrase
+            except ValueError:
+                phrase = "Unknown"
+            date = instant.strftime("%Y-%m-%dT%H:%M:%S") + (f".{instant.microsecond:06d}" if instant.microsecond else "") + "Z"
+            record = writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body), length=len(body),
+                http_headers=StatusAndHeaders(f"{status} {phrase}", headers, protocol="HTTP/1.1"),
+                warc_headers_dict={"WARC-Date": date})
+            offset = stream.tell()
+            writer.write_record(record)
+            moved.append((record.rec_headers.get_header("WARC-Payload-Digest"), name, offset, stream.tell() - offset,
+                          date, url))
+        stream.flush()
+        os.fsync(stream.fileno())
+    db.conn.executemany(
+        "UPDATE pages SET digest = ?, warc_file = ?, warc_offset = ?, warc_length = ?, warc_date = ?, "
+        "headers = NULL, body = NULL WHERE url = ?", moved)
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
@@ -327,4 +398,5 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("009_change_feed", _m009_change_feed),
     ("010_field_coverage", _m010_field_coverage),
     ("011_body_origin_page_html", _m011_body_origin_page_html),
+    ("012_pages_index_warc", _m012_pages_index_warc),
 )

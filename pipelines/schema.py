@@ -368,11 +368,9 @@ POST_URLS = Table(
 
 PAGES = Table(
     "pages",
-    "Every page a crawl fetched, as received: one row per URL holding its latest answer, except that an "
-    "error answer never replaces a stored successful one. `finews reparse` rebuilds every post from these, "
-    "with no network. Small columns first: a reader of them never walks a body's overflow pages. "
-    "Measured cost (`scripts/page_cost.py`): about 0.8–1.1 KB compressed and 1.6–1.8 KB on disk a page, "
-    "about 3–3.5 KB a post (its page and its share text).",
+    "The index of the WARC files (`OUTPUT/warc/`), where every page a crawl fetched is kept as received: one "
+    "row per URL pointing at its latest capture, except that an error answer never replaces a stored "
+    "successful one. `finews reparse` rebuilds every post from these, with no network.",
     "url",
     (
         Column("url", str, "The page's URL (after any redirect).", since=4),
@@ -387,14 +385,22 @@ PAGES = Table(
         Column("fetched_at", str, "UTC ISO 8601.", since=4),
         Column("run_id", int, "The crawl_runs row of the run that fetched it.", since=4),
         Column("size", int, "The body's length in bytes, uncompressed.", since=4),
-        Column("headers", str, "The response headers: a JSON object, name → list of values.", since=4),
+        Column("headers", str, "Null since version 12 (the headers are in the WARC record); before, the "
+               "response headers as a JSON object, name → list of values.", since=4),
         Column(
             "body",
             bytes,
-            "The body as received (after any Content-Encoding was undone), zlib-compressed: "
-            "`zlib.decompress(body)` in Python.",
+            "Null since version 12 (the body is the WARC record's payload); before, the body zlib-compressed.",
             since=4,
         ),
+        Column("digest", str, "The payload's WARC-Payload-Digest (`sha1:` and base32): a later answer with the "
+               "same digest is written as a `revisit` record and the row keeps pointing at this capture.",
+               since=12),
+        Column("warc_file", str, "The WARC file under `OUTPUT/warc/` holding the capture's `response` record "
+               "(while a crawl writes it, the file is named with `.open` after it).", since=12),
+        Column("warc_offset", int, "Where that record starts in the file (a gzip member of its own).", since=12),
+        Column("warc_length", int, "The record's length in the file, compressed.", since=12),
+        Column("warc_date", str, "The record's WARC-Date.", since=12),
     ),
     since=4,
 )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
-import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -20,6 +20,7 @@ from crawler.replica.server import NO_ANSWER, ReplicaServer, resolve
 from crawler.settings import FINEWS_SHARE_HOST as SHARE_HOST
 from crawler.sharehost import share_text_url
 from pipelines.archive import Archive, FetchedPage
+from pipelines.warc import payload_digest, read_capture
 from tests.test_crawl import finews, rows
 
 POSTS = 30
@@ -69,16 +70,27 @@ def crawl(tmp_path_factory):
     return work, pages, requested
 
 
-def test_every_page_the_crawl_fetched_is_stored_compressed_as_received(crawl):
+def warcio_check(path: Path) -> str:
+    """What warcio's own ``warcio check`` says is wrong with a WARC file ("" when nothing is)."""
+    result = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", str(path)],
+                            capture_output=True, text=True, check=False)
+    return "" if result.returncode == 0 else (result.stdout + result.stderr or f"exit {result.returncode}")
+
+
+def test_every_page_the_crawl_fetched_is_a_warc_record_the_index_points_at(crawl):
     work, pages, requested = crawl
     stored = rows(work / "reference" / "archive.db", "SELECT * FROM pages")
     assert {row["url"] for row in stored} == set(requested)
     for row in stored:
         url = urlsplit(row["url"])
         served = resolve(pages, url.hostname or "", url.path, url.query)
-        assert zlib.decompress(row["body"]) == served.body, row["url"]
-        assert (row["status"], row["size"]) == (served.status, len(served.body))
-        assert json.loads(row["headers"])["Content-Type"] == [served.content_type]
+        assert (row["body"], row["headers"]) == (None, None), "no body in archive.db"
+        status, headers, body = read_capture(work / "reference" / "warc", row["warc_file"], row["warc_offset"],
+                                             row["warc_length"])
+        assert body == served.body, row["url"]
+        assert (status, row["status"], row["size"]) == (served.status, served.status, len(served.body))
+        assert headers["Content-Type"] == [served.content_type]
+        assert row["digest"] == payload_digest(served.body)
         assert row["fetched_at"] and row["run_id"] == 1
     callbacks = {row["url"]: row["callback"] for row in stored}
     for post in rows(work / "reference" / "archive.db", "SELECT post_url FROM posts"):
@@ -89,7 +101,11 @@ def test_every_page_the_crawl_fetched_is_stored_compressed_as_received(crawl):
     stored_at = {row["url"]: row["fetched_at"] for row in stored}
     for post in rows(work / "reference" / "archive.db", "SELECT * FROM posts WHERE share_status = 'ok'"):
         assert post["share_fetched_at"] == stored_at[share_text_url(SHARE_HOST, post["info_code"])]
-    assert sum(len(row["body"]) for row in stored) < sum(row["size"] for row in stored) / 2
+    # Every file is closed (no `.open` left) and valid to warcio's own check.
+    files = sorted((work / "reference" / "warc").iterdir())
+    assert files and all(path.name.endswith(".warc.gz") for path in files)
+    for path in files:
+        assert warcio_check(path) == ""
 
 
 def test_an_error_answer_never_replaces_a_stored_page(tmp_path):

@@ -1,0 +1,245 @@
+"""The crawl's raw captures as WARC/1.1 files (ISO 28500), the web-archiving standard: ``OUTPUT/warc/``.
+
+Every response a crawl receives is a ``response`` record with the ``request`` record that asked for it (or,
+when its payload is the one the URL last had, a ``revisit`` record of the identical-payload-digest profile,
+as Heritrix writes), each record its own gzip member, so that any tool reads one at an offset. A file starts
+with a ``warcinfo`` record, and grows until it passes a size (``FINEWS_WARC_MAX_BYTES``); the file being
+written is named ``….warc.gz.open``, and only a closed file (``….warc.gz``) is final.
+
+The archive's ``pages`` table is the index: where each URL's capture is (file, offset, length). A record
+is flushed to the operating system before the row that points at it can commit, so a kill leaves no row
+pointing at bytes not written; what a kill can leave is a torn record at the end of an ``.open`` file,
+which ``seal_interrupted`` cuts off before the next run writes.
+
+The payload is the body as the crawl read it: Scrapy has undone any Content-Encoding and chunking, so the
+headers that described the bytes on the wire (``Content-Encoding``, ``Transfer-Encoding``) are left out and
+``Content-Length`` is the payload's; replay tools then serve the bytes the site sent as the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # warcio is imported when a WARC file is first touched: the fast commands never do
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+WARC_DIR = "warc"
+OPEN_SUFFIX = ".open"
+WARC_SUFFIX = ".warc.gz"
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024
+# Headers about the bytes on the wire, which the payload (decoded by Scrapy) no longer is.
+_WIRE_HEADERS = frozenset(("content-encoding", "transfer-encoding", "content-length"))
+
+
+class WarcError(OSError):
+    """A capture that cannot be read back from its WARC file."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Where a response record is, and what its payload is."""
+
+    file: str
+    offset: int
+    length: int
+    digest: str  # WARC-Payload-Digest: ``sha1:`` and the base32 of the payload's SHA-1
+    date: str  # WARC-Date
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request and the answer it got, as the crawl saw them."""
+
+    url: str
+    status: int
+    headers: Mapping[str, list[str]]
+    body: bytes
+    fetched_at: str  # UTC ISO 8601
+    request_headers: Mapping[str, list[str]]
+    method: str = "GET"
+
+
+def payload_digest(body: bytes) -> str:
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def warc_date(iso: str) -> str:
+    """A UTC ISO 8601 time (``…+00:00``) as WARC-Date writes it (``…Z``)."""
+    instant = datetime.fromisoformat(iso).astimezone(UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%S") + (f".{instant.microsecond:06d}" if instant.microsecond else "") + "Z"
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def _http_headers(exchange: Exchange) -> StatusAndHeaders:
+    from warcio.statusandheaders import StatusAndHeaders
+
+    headers = [(name, value) for name, values in exchange.headers.items() if name.lower() not in _WIRE_HEADERS
+               for value in values]
+    headers.append(("Content-Length", str(len(exchange.body))))
+    return StatusAndHeaders(_status_line(exchange.status), headers, protocol="HTTP/1.1")
+
+
+def _request_headers(exchange: Exchange) -> StatusAndHeaders:
+    from warcio.statusandheaders import StatusAndHeaders
+
+    parts = urlsplit(exchange.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [("Host", parts.netloc)] + [
+        (name, value) for name, values in exchange.request_headers.items() if name.lower() != "host" for value in values
+    ]
+    return StatusAndHeaders(f"{exchange.method} {target} HTTP/1.1", headers, is_http_request=True)
+
+
+class WarcFiles:
+    """The WARC files of one output folder, written by the one process that holds its crawl lock."""
+
+    def __init__(self, directory: Path, max_bytes: int = DEFAULT_MAX_BYTES, info: Mapping[str, str] | None = None) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.info = dict(info or {})
+        self._file: io.BufferedWriter | None = None
+        self._writer: WARCWriter | None = None
+        self._name = ""
+
+    @property
+    def writing(self) -> str:
+        """The name the current file will have once closed ("" when none is open)."""
+        return self._name
+
+    def write(self, exchange: Exchange, revisit_of: Capture | None = None) -> Capture:
+        """Write ``exchange`` (its response, or a revisit of ``revisit_of``, then its request); returns where the
+        response or revisit record is. Flushed to the operating system before returning."""
+        writer, file = self._current()
+        digest = payload_digest(exchange.body)
+        date = warc_date(exchange.fetched_at)
+        if revisit_of is None:
+            record = writer.create_warc_record(
+                exchange.url, "response", payload=io.BytesIO(exchange.body), length=len(exchange.body),
+                http_headers=_http_headers(exchange), warc_headers_dict={"WARC-Date": date},
+            )
+        else:
+            record = writer.create_revisit_record(
+                exchange.url, digest, exchange.url, revisit_of.date, http_headers=_http_headers(exchange),
+                warc_headers_dict={"WARC-Date": date},
+            )
+        request = writer.create_warc_record(
+            exchange.url, "request", http_headers=_request_headers(exchange),
+            warc_headers_dict={"WARC-Date": date,
+                               "WARC-Concurrent-To": record.rec_headers.get_header("WARC-Record-ID")},
+        )
+        offset = file.tell()
+        writer.write_record(record)
+        length = file.tell() - offset
+        writer.write_record(request)
+        file.flush()
+        capture = Capture(self._name, offset, length, digest, date)
+        if file.tell() >= self.max_bytes:
+            self.close()
+        return capture
+
+    def sync(self) -> None:
+        """Make what was written durable (before the index rows pointing at it commit)."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        """Close the file being written and give it its final name."""
+        if self._file is None:
+            return
+        self.sync()
+        self._file.close()
+        path = self.directory / (self._name + OPEN_SUFFIX)
+        path.rename(self.directory / self._name)
+        self._file = self._writer = None
+        self._name = ""
+
+    def _current(self) -> tuple[WARCWriter, io.BufferedWriter]:
+        from warcio.warcwriter import WARCWriter
+
+        if self._writer is not None and self._file is not None:
+            return self._writer, self._file
+        self.directory.mkdir(parents=True, exist_ok=True)
+        seal_interrupted(self.directory)
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        self._name = f"finews-{stamp}-{os.getpid()}{WARC_SUFFIX}"
+        self._file = open(self.directory / (self._name + OPEN_SUFFIX), "xb")  # closed by close()
+        self._writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
+        self._writer.write_record(self._writer.create_warcinfo_record(self._name, self.info))
+        return self._writer, self._file
+
+
+def complete_length(path: Path) -> int:
+    """The length of the complete records at the start of ``path`` (its whole size when none is torn)."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    end = 0
+    with open(path, "rb") as stream:
+        iterator = ArchiveIterator(stream, no_record_parse=False)
+        try:
+            for record in iterator:
+                record.raw_stream.read()  # to the record's end, so that the next offset is known
+                iterator.read_to_end(record)
+                end = iterator.get_record_offset() + iterator.get_record_length()
+        except (ArchiveLoadFailed, EOFError, OSError, ValueError):
+            pass  # a torn record: the complete ones end where the last one did
+    return end
+
+
+def seal_interrupted(directory: Path) -> list[tuple[str, int, int]]:
+    """Close the files a killed run left open: each cut after its last complete record, then given its final
+    name. Returns (final name, bytes kept, bytes cut) for each."""
+    sealed = []
+    for path in sorted(directory.glob(f"*{WARC_SUFFIX}{OPEN_SUFFIX}")):
+        size = path.stat().st_size
+        keep = complete_length(path)
+        if keep < size:
+            with open(path, "r+b") as stream:
+                stream.truncate(keep)
+                os.fsync(stream.fileno())
+        final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
+        path.rename(final)
+        sealed.append((final.name, keep, size - keep))
+    return sealed
+
+
+def read_capture(directory: Path, file: str, offset: int, length: int) -> tuple[int, dict[str, list[str]], bytes]:
+    """The status, headers and payload of the response record at ``offset`` in ``file``."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    path = directory / file
+    if not path.is_file() and (directory / (file + OPEN_SUFFIX)).is_file():
+        path = directory / (file + OPEN_SUFFIX)  # the file this run is still writing
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(offset)
+            data = stream.read(length)
+        record = next(iter(ArchiveIterator(io.BytesIO(data))))
+        body = record.raw_stream.read()
+    except (OSError, StopIteration, ArchiveLoadFailed, ValueError) as error:
+        raise WarcError(f"capture at {file}:{offset} is unreadable: {error}") from None
+    if record.rec_type != "response" or record.http_headers is None:
+        raise WarcError(f"capture at {file}:{offset} is a {record.rec_type} record, not a response")
+    headers: dict[str, list[str]] = {}
+    for name, value in record.http_headers.headers:
+        headers.setdefault(name, []).append(value)
+    return int(record.http_headers.get_statuscode()), headers, body
