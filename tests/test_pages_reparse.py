@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +20,7 @@ from crawler.sharehost import share_text_url
 from pipelines.archive import Archive, FetchedPage
 from pipelines.warc import payload_digest, read_capture
 from tests.test_crawl import finews, rows
+from tests.warc_check import warcio_check
 
 POSTS = 30
 # What a reparse may change on a record it rebuilds unchanged in content: when it was written; and the change
@@ -68,13 +67,6 @@ def crawl(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     shutil.copytree(work / "out", work / "reference")
     return work, pages, requested
-
-
-def warcio_check(path: Path) -> str:
-    """What warcio's own ``warcio check`` says is wrong with a WARC file ("" when nothing is)."""
-    result = subprocess.run([str(Path(sys.executable).with_name("warcio")), "check", str(path)],
-                            capture_output=True, text=True, check=False)
-    return "" if result.returncode == 0 else (result.stdout + result.stderr or f"exit {result.returncode}")
 
 
 def test_every_page_the_crawl_fetched_is_a_warc_record_the_index_points_at(crawl):

@@ -30,7 +30,9 @@ from crawler.replica.generate import SyntheticSite, generate_site
 from crawler.replica.render import SHARE_HOST, SITE_HOST, render_site
 from crawler.replica.server import ReplicaServer
 from crawler.runner import CLEAN_STOP_MARK, EXIT_LOCKED, JOBS_DIR
+from pipelines.warc import read_capture
 from tests.test_crawl import ROOT, finews, rows
+from tests.warc_check import warcio_check
 
 POST_PAGE = re.compile(rf"^http://{re.escape(SITE_HOST)}/.+/\d{{4}}/\d{{2}}/\d{{2}}/[^/]+\.html$")
 # A crawl slowed this much per request takes a few seconds, long enough to be stopped midway.
@@ -348,6 +350,10 @@ def test_kill_9_at_half_then_resume_archives_every_post_exactly_once(slow_site: 
         assert archived_at_kill < valid, "killed too late to test anything"
         assert integrity(out) == "ok"
         assert_posts_folder_whole(out, temporary_allowed=True)
+        # The WARC file the killed run wrote is still named open; every committed index row points at a
+        # complete record in it.
+        assert [path.suffix for path in (out / "warc").iterdir()] == [".open"]
+        assert_every_capture_readable(out)
         status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
         # Nobody holds the lock: the run marked running belongs to a dead process.
         assert status[1] == "no crawl running" and status[3].split()[:2] == ["1", "abandoned"]
@@ -381,6 +387,16 @@ def test_kill_9_at_half_then_resume_archives_every_post_exactly_once(slow_site: 
     assert_posts_folder_whole(out)
     assert_one_file_per_row(out)
     assert not (out / JOBS_DIR).exists()
+    # The killed run's file was sealed (cut after its last whole record), the resumed run's closed: all valid.
+    files = sorted((out / "warc").iterdir())
+    assert len(files) == 2 and all(path.name.endswith(".warc.gz") for path in files)
+    assert [warcio_check(path) for path in files] == ["", ""]
+    assert_every_capture_readable(out)
+
+
+def assert_every_capture_readable(out: Path) -> None:
+    for row in rows(out / "archive.db", "SELECT * FROM pages"):
+        read_capture(out / "warc", row["warc_file"], row["warc_offset"], row["warc_length"])
 
 
 def test_kill_9_loses_at_most_the_last_commit_of_the_counts_from_scrapy_stats(tmp_path: Path) -> None:
