@@ -12,7 +12,9 @@ from crawler.postfile import parse_post_file
 from crawler.replica.generate import generate_site
 from crawler.replica.render import render_site
 from crawler.replica.server import ReplicaServer
-from tests.test_crawl import ROOT, finews
+from pipelines.warc import read_capture
+from tests.test_crawl import ROOT, finews, rows
+from tests.warc_check import warcio_check
 
 POSTS = 2000
 
@@ -63,12 +65,19 @@ def test_backups_taken_during_a_crawl_are_whole_and_restore(tmp_path):
         exported = finews("export", "--output", name, cwd=tmp_path)
         assert exported.returncode == 0 and f"{len(files)} posts exported" in exported.stdout, exported.stderr
         assert ": 0 written" in exported.stdout
+        # The raw captures too: closed, valid, and holding every record the copy's pages index points at.
+        warc_files = sorted((tmp_path / name / "warc").iterdir())
+        assert warc_files and all(path.name.endswith(".warc.gz") for path in warc_files)
+        assert [warcio_check(path) for path in warc_files] == [""] * len(warc_files)
+        for row in rows(copy, "SELECT * FROM pages"):
+            read_capture(tmp_path / name / "warc", row["warc_file"], row["warc_offset"], row["warc_length"])
     assert counts == sorted(counts) and 0 < counts[0] < len(site.valid_info_codes)
 
     # Restore the first copy as the output and resume: the archive is complete again, each post once.
     restored = tmp_path / "restored"
     restored.mkdir()
     (tmp_path / copies[0][0] / "archive.db").rename(restored / "archive.db")
+    (tmp_path / copies[0][0] / "warc").rename(restored / "warc")
     with ReplicaServer(pages) as server:
         env["http_proxy"] = server.proxy_url
         resumed = subprocess.run([sys.executable, "-m", "crawler.cli", "crawl", "--resume", "--output", "restored"],

@@ -99,8 +99,9 @@ def test_one_file_per_row_and_nothing_written_outside_the_output(crawled):
     assert {path.name for path in (work / "out" / "_posts").iterdir()} == names
     assert sorted(path.name for path in work.iterdir()) == ["out"]
     assert sorted(path.name for path in (work / "out").iterdir() if not path.name.startswith("archive.db")) == [
-        "_config.yml", "_posts"
+        "_config.yml", "_posts", "warc"
     ]
+    assert all(path.name.endswith(".warc.gz") for path in (work / "out" / "warc").iterdir())
 
 
 def test_twice_published_article_is_one_record_with_both_links(site, crawled):
