@@ -38,6 +38,11 @@ fi
 
 python3 -m pip install -q -e '.[test]'
 
+# pywb replays the archive's WARC files in tests/test_warc.py, from a virtualenv of its own (it pins versions
+# this project cannot share); the tests find it through FINEWS_PYWB_BIN.
+FINEWS_PYWB_BIN=$(bash scripts/pywb_env.sh)
+export FINEWS_PYWB_BIN
+
 # Lint and type check before the tests, with pyproject.toml's [tool.ruff] and [tool.mypy]: seconds, where the
 # tests take minutes. A finding fails the run (set -e) before any test runs.
 python3 -m ruff check .

@@ -20,6 +20,7 @@ FAST_TESTS=(
   tests/test_postfile.py tests/test_properties.py tests/test_infocode.py  # PyYAML, hypothesis
   tests/test_post_page.py tests/test_malformed.py                   # parsel
   tests/test_check.py                                               # prometheus-client
+  tests/test_warc.py                                                # warcio
   tests/test_scheduled.py::test_on_a_terminal_a_live_progress_display_then_the_summary  # rich
   tests/test_scheduled.py::test_at_80_columns_the_progress_line_keeps_the_posts_done_of_queued
 )

@@ -4,6 +4,11 @@ replica on loopback, real WARC files checked by warcio's own ``warcio check``, r
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
 import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +26,10 @@ from tests.test_crawl import finews, rows
 from tests.warc_check import warcio_check
 
 POSTS = 30
+# pywb's own virtualenv (scripts/pywb_env.sh, which scripts/test.sh runs): it pins what this project cannot share.
+PYWB_BIN = Path(os.environ.get("FINEWS_PYWB_BIN") or Path.home() / ".cache" / "finews-pywb" / "venv-2.10.0" / "bin")
+needs_pywb = pytest.mark.skipif(not (PYWB_BIN / "wayback").is_file(),
+                                reason=f"pywb is not installed at {PYWB_BIN}: bash scripts/pywb_env.sh installs it")
 
 
 def records(path: Path) -> list[tuple[str, str]]:
@@ -153,3 +162,37 @@ def test_migration_012_moves_every_stored_body_into_a_warc_file_and_loses_nothin
     (moved,) = (tmp_path / "warc").iterdir()
     assert warcio_check(moved) == ""
     assert [kind for kind, _ in records(moved)].count("response") == len(before)
+
+
+@needs_pywb
+def test_pywb_replays_post_pages_from_the_warc_files_as_the_site_served_them(crawled_twice, tmp_path: Path) -> None:
+    out, pages, index, _first = crawled_twice
+    subprocess.run([str(PYWB_BIN / "wb-manager"), "init", "finews"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run([str(PYWB_BIN / "wb-manager"), "add", "finews", *map(str, sorted((out / "warc").iterdir()))],
+                   cwd=tmp_path, check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    wayback = subprocess.Popen([str(PYWB_BIN / "wayback"), "-p", str(port), "-b", "127.0.0.1"], cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, never through a proxy
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                opener.open(f"http://127.0.0.1:{port}/", timeout=5).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and wayback.poll() is None, "wayback did not start"
+                time.sleep(0.2)
+        posts = [row for row in index if row["callback"] == "parse_post"][:3]
+        assert len(posts) == 3
+        for row in posts:
+            stamp = "".join(char for char in row["warc_date"] if char.isdigit())[:14]
+            with opener.open(f"http://127.0.0.1:{port}/finews/{stamp}id_/{row['url']}", timeout=30) as answer:
+                replayed = answer.read()
+            url = urlsplit(row["url"])
+            assert replayed == resolve(pages, url.hostname or "", url.path, url.query).body, row["url"]
+    finally:
+        wayback.terminate()
+        wayback.wait(timeout=30)
