@@ -680,8 +680,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = add_command(commands, "export", "regenerate files from the archive (idempotent)",
                          "A second export changes no byte. Takes the crawl lock.", codes=(0, 1, 2, 75))
     add_output_option(export, creates=False)
-    export.add_argument("--format", choices=("frontmatter", "jsonl"), default="frontmatter",
-                        help="front-matter files in OUTPUT/_posts, or OUTPUT/posts.jsonl")
+    export.add_argument("--format", choices=("frontmatter", "jsonl", "wacz"), default="frontmatter",
+                        help="front-matter files in OUTPUT/_posts, OUTPUT/posts.jsonl, or OUTPUT/finews.wacz "
+                             "(the WARC files packaged for web archive tools)")
     export.add_argument("--since", type=since_instant, default=None, metavar="DATE",
                         help="only posts published on or after DATE: a day (2021-12-28, from midnight in "
                              "Asia/Shanghai) or an instant with its zone (2021-12-27T22:00Z)")

@@ -39,7 +39,7 @@ JOBS_DIR = "jobs"
 JEKYLL_CONFIG_FILE = "_config.yml"
 JEKYLL_CONFIG_MARK = "# Written by finews"
 # README.md: the project's own output/README.md, in the default output folder.
-_NOT_PUBLISHED = (f"{ARCHIVE_FILE}*", LOCK_FILE, JSONL_FILE, JOBS_DIR, METADATA_FILE, WARC_DIR, "README.md")
+_NOT_PUBLISHED = (f"{ARCHIVE_FILE}*", LOCK_FILE, JSONL_FILE, JOBS_DIR, METADATA_FILE, WARC_DIR, "*.wacz", "README.md")
 JEKYLL_CONFIG = "\n".join([
     f"{JEKYLL_CONFIG_MARK}, which rewrites it while this line is here (delete the line to keep your own",
     "# edits): `jekyll build -s OUTPUT` then publishes the posts in _posts and none of the archive's files.",

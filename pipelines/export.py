@@ -6,7 +6,10 @@ export changes nothing and a `git diff` of an exported tree shows only real chan
 
 from __future__ import annotations
 
+import contextlib
 import filecmp
+import io
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -20,8 +23,14 @@ from pipelines.archive import ARCHIVE_FILE, item_from_row
 from pipelines.files import create_partial, write_atomically
 from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text
 from pipelines.public import JSONL_FILE, public_line, public_posts
+from pipelines.warc import WARC_DIR, WARC_SUFFIX, seal_interrupted
 
-FORMATS = ("frontmatter", "jsonl")
+FORMATS = ("frontmatter", "jsonl", "wacz")
+# The captures packaged for web archive tools (ReplayWeb.page opens it as it is): OUTPUT/finews.wacz.
+WACZ_FILE = "finews.wacz"
+# The post pages' capture, with their titles: the WACZ's pages/pages.jsonl.
+_WACZ_PAGES_SQL = """SELECT posts.title, pages.url, pages.warc_date FROM posts JOIN pages ON pages.url = posts.post_url
+    WHERE pages.warc_file IS NOT NULL AND (? IS NULL OR posts.published_at >= ?) ORDER BY posts.published_at, pages.url"""
 
 
 @dataclass(frozen=True)
@@ -94,9 +103,51 @@ def export_jsonl(output: Path, since: str | None = None) -> ExportSummary:
     return ExportSummary(posts, int(changed), int(not changed), target)
 
 
+def export_wacz(output: Path, since: str | None = None) -> ExportSummary:
+    """The WARC files packaged as a WACZ (webrecorder's ``wacz`` makes it: the WARC files, a CDXJ index, a
+    datapackage with every file's hash), with ``pages/pages.jsonl`` listing each archived post page's
+    capture and title. Written under a temporary name, then renamed over the old one."""
+    try:
+        from wacz.main import main as wacz_main  # an extra: only this format needs it
+    except ImportError:
+        raise CrawlError("--format wacz needs the wacz package: pip install 'finews-archive[wacz]'") from None
+    warc_dir = output / WARC_DIR
+    warcs = []
+    if warc_dir.is_dir():
+        seal_interrupted(warc_dir)  # a killed run's file, closed (the lock is ours)
+        warcs = sorted(str(path) for path in warc_dir.glob(f"*{WARC_SUFFIX}"))
+    if not warcs:
+        raise CrawlError(f"no WARC files in {warc_dir}: nothing to package (a crawl writes them)")
+    target = output / WACZ_FILE
+    handle, pages = create_partial(output, ".jsonl")
+    partial = pages.with_suffix(".wacz")
+    posts = 0
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
+            file.write(json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Post pages"}) + "\n")
+            db = sqlite3.connect(f"file:{output / ARCHIVE_FILE}?mode=ro", uri=True)
+            try:
+                for title, url, date in db.execute(_WACZ_PAGES_SQL, [since, since]):
+                    file.write(json.dumps({"url": url, "ts": date, "title": title}, ensure_ascii=False) + "\n")
+                    posts += 1
+            finally:
+                db.close()
+        with contextlib.redirect_stdout(io.StringIO()) as said:
+            failed = wacz_main(["create", "-o", str(partial), "-p", str(pages), "--title", "finews archive", *warcs])
+        if failed:
+            raise CrawlError(f"wacz could not package {warc_dir}: {said.getvalue().strip()[-300:]}")
+        os.replace(partial, target)
+    finally:
+        pages.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+    return ExportSummary(posts, 1, 0, target)
+
+
 def export(output: Path, format: str = "frontmatter", since: str | None = None) -> ExportSummary:
     if not (output / ARCHIVE_FILE).exists():
         raise FileNotFoundError(f"no archive at {output / ARCHIVE_FILE}")
+    if format == "wacz":
+        return export_wacz(output, since)
     return export_frontmatter(output, since) if format == "frontmatter" else export_jsonl(output, since)
 
 

@@ -7,8 +7,10 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+import zipfile
 import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -196,3 +198,21 @@ def test_pywb_replays_post_pages_from_the_warc_files_as_the_site_served_them(cra
     finally:
         wayback.terminate()
         wayback.wait(timeout=30)
+
+
+def test_export_wacz_packages_the_captures_with_the_post_pages_and_their_titles(crawled_twice, tmp_path: Path) -> None:
+    out = crawled_twice[0]
+    exported = finews("export", "--format", "wacz", "--output", str(out), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    wacz = out / "finews.wacz"
+    validate = subprocess.run([str(Path(sys.executable).with_name("wacz")), "validate", "-f", str(wacz)],
+                              capture_output=True, text=True, check=False)
+    assert validate.returncode == 0 and "Validation succeeded" in validate.stdout, validate.stdout + validate.stderr
+    with zipfile.ZipFile(wacz) as package:
+        names = set(package.namelist())
+        header, *lines = package.read("pages/pages.jsonl").decode("utf-8").splitlines()
+    assert {f"archive/{path.name}" for path in (out / "warc").iterdir()} <= names
+    assert json.loads(header)["format"] == "json-pages-1.0"
+    listed = {page["url"]: page["title"] for page in map(json.loads, lines)}
+    archived = {row["post_url"]: row["title"] for row in rows(out / "archive.db", "SELECT post_url, title FROM posts")}
+    assert listed == archived
