@@ -2,8 +2,9 @@
 
     python3 scripts/page_cost.py            # the real corpus in ../shared (when present) and 300 synthetic posts
 
-Prints, per site: pages stored, bytes as received and compressed per page, and the bytes the ``pages``
-table and its indexes take on disk (SQLite's dbstat), per callback too. The README's numbers come from here.
+Prints, per site: pages stored, bytes as received and as WARC records (gzip per record) per page, the WARC
+files' size per page (request records, revisits and warcinfo included), and the bytes the ``pages`` index and
+its indexes take in archive.db (SQLite's dbstat), per callback too.
 """
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ def crawl(pages: Mapping[PageKey, Page], output: Path) -> None:
 def report(name: str, archive: Path) -> None:
     db = sqlite3.connect(archive)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    count, received, stored = db.execute("SELECT count(*), sum(size), sum(length(body)) FROM pages").fetchone()
+    count, received, stored = db.execute("SELECT count(*), sum(size), sum(warc_length) FROM pages").fetchone()
     objects = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'pages'")]
     marks = ", ".join("?" for _name in objects)
     on_disk = db.execute(f"SELECT sum(pgsize) FROM dbstat WHERE name IN ({marks})", objects).fetchone()[0]
-    print(f"{name}: {count} pages; per page {received / count:.0f} B received, {stored / count:.0f} B compressed "
-          f"(x{received / stored:.2f}), {on_disk / count:.0f} B on disk with its row, headers and indexes")
+    warc = sum(path.stat().st_size for path in (archive.parent / "warc").iterdir())
+    print(f"{name}: {count} pages; per page {received / count:.0f} B received, {stored / count:.0f} B as a response "
+          f"record (x{received / stored:.2f}), {warc / count:.0f} B of WARC files, {on_disk / count:.0f} B of index")
     for callback, pages, size, compressed in db.execute(
-        "SELECT callback, count(*), avg(size), avg(length(body)) FROM pages GROUP BY callback ORDER BY callback"
+        "SELECT callback, count(*), avg(size), avg(warc_length) FROM pages GROUP BY callback ORDER BY callback"
     ):
         print(f"    {callback or 'robots.txt'}: {pages} pages, {size:.0f} B -> {compressed:.0f} B")
     db.close()
