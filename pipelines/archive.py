@@ -501,10 +501,11 @@ class Archive:
         last = self.db.execute(LAST_CAPTURE_SQL, [page.url]).fetchone()
         fetched_at = page.fetched_at or utc_now()
         exchange = Exchange(page.url, page.status, page.headers, page.body, fetched_at, page.request_headers)
+        digest = payload_digest(page.body)
         previous = None
-        if last is not None and last[0] == page.status and last[2] is not None and last[1] == payload_digest(page.body):
+        if last is not None and last[0] == page.status and last[2] is not None and last[1] == digest:
             previous = Capture(last[2], last[3], last[4], last[1], last[5])
-        written = self._warc_files(run_id).write(exchange, revisit_of=previous)
+        written = self._warc_files(run_id).write(exchange, revisit_of=previous, digest=digest)
         capture = previous or written
         with self.db.atomic():
             cursor = self.db.execute(
