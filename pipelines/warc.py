@@ -132,11 +132,6 @@ class WarcFiles:
         self._file: io.BufferedWriter | None = None
         self._name = ""
 
-    @property
-    def writing(self) -> str:
-        """The name the current file will have once closed ("" when none is open)."""
-        return self._name
-
     def write(self, exchange: Exchange, revisit_of: Capture | None = None, digest: str = "") -> Capture:
         """Write ``exchange`` (its response, or a revisit of ``revisit_of``, then its request); returns where the
         response or revisit record is. Flushed to the operating system before returning. ``digest``: the
