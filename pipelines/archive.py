@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +37,7 @@ from pipelines.warc import (
     DEFAULT_MAX_BYTES,
     WARC_DIR,
     Capture,
-    Exchange,
+    FetchedPage,
     WarcError,
     WarcFiles,
     payload_digest,
@@ -133,20 +133,6 @@ class PostLink:
     name: str
     url: str
     info_code: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchedPage:
-    """A page as a crawl received it: the body uncompressed, the headers as name → values, and the headers
-    of the request that asked for it (the WARC request record)."""
-
-    url: str
-    status: int
-    headers: dict[str, list[str]]
-    body: bytes
-    callback: str | None = None
-    fetched_at: str = ""
-    request_headers: dict[str, list[str]] = field(default_factory=dict)
 
 
 class StoredPageError(ValueError):
@@ -498,19 +484,19 @@ class Archive:
         """Write a fetched page into the WARC files and point the pages index at it; False when the index keeps
         a stored successful answer instead (the answer is in the WARC files all the same). An answer whose
         payload is the one the URL's capture has is written as a revisit, and the index keeps that capture."""
+        if not page.fetched_at:
+            page = replace(page, fetched_at=utc_now())
         last = self.db.execute(LAST_CAPTURE_SQL, [page.url]).fetchone()
-        fetched_at = page.fetched_at or utc_now()
-        exchange = Exchange(page.url, page.status, page.headers, page.body, fetched_at, page.request_headers)
         digest = payload_digest(page.body)
         previous = None
         if last is not None and last[0] == page.status and last[2] is not None and last[1] == digest:
             previous = Capture(last[2], last[3], last[4], last[1], last[5])
-        written = self._warc_files(run_id).write(exchange, revisit_of=previous, digest=digest)
+        written = self._warc_files(run_id).write(page, revisit_of=previous, digest=digest)
         capture = previous or written
         with self.db.atomic():
             cursor = self.db.execute(
                 SAVE_PAGE_SQL,
-                [page.url, page.status, page.callback, fetched_at, run_id, len(page.body), capture.digest,
+                [page.url, page.status, page.callback, page.fetched_at, run_id, len(page.body), capture.digest,
                  capture.file, capture.offset, capture.length, capture.date],
             )
         return cursor.rowcount > 0

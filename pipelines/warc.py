@@ -25,7 +25,7 @@ import os
 import uuid
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from http import HTTPStatus
@@ -57,16 +57,17 @@ class Capture:
 
 
 @dataclass(frozen=True)
-class Exchange:
-    """One request and the answer it got, as the crawl saw them."""
+class FetchedPage:
+    """A page as a crawl received it: the body uncompressed, the headers as name → values, and the headers
+    of the request that asked for it (the WARC request record)."""
 
     url: str
     status: int
-    headers: Mapping[str, list[str]]
+    headers: dict[str, list[str]]
     body: bytes
-    fetched_at: str  # UTC ISO 8601
-    request_headers: Mapping[str, list[str]]
-    method: str = "GET"
+    callback: str | None = None
+    fetched_at: str = ""  # UTC ISO 8601 (the archive gives a page stored without one the time it stores it)
+    request_headers: dict[str, list[str]] = field(default_factory=dict)
 
 
 def payload_digest(body: bytes) -> str:
@@ -93,20 +94,20 @@ def _header_block(first_line: str, headers: list[tuple[str, str]]) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
 
 
-def _http_response_block(exchange: Exchange) -> bytes:
-    headers = [(name, value) for name, values in exchange.headers.items() if name.lower() not in _WIRE_HEADERS
+def _http_response_block(page: FetchedPage) -> bytes:
+    headers = [(name, value) for name, values in page.headers.items() if name.lower() not in _WIRE_HEADERS
                for value in values]
-    headers.append(("Content-Length", str(len(exchange.body))))
-    return _header_block(f"HTTP/1.1 {_status_line(exchange.status)}", headers)
+    headers.append(("Content-Length", str(len(page.body))))
+    return _header_block(f"HTTP/1.1 {_status_line(page.status)}", headers)
 
 
-def _http_request_block(exchange: Exchange) -> bytes:
-    parts = urlsplit(exchange.url)
+def _http_request_block(page: FetchedPage) -> bytes:
+    parts = urlsplit(page.url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = [("Host", parts.netloc)] + [
-        (name, value) for name, values in exchange.request_headers.items() if name.lower() != "host" for value in values
+        (name, value) for name, values in page.request_headers.items() if name.lower() != "host" for value in values
     ]
-    return _header_block(f"{exchange.method} {target} HTTP/1.1", headers)
+    return _header_block(f"GET {target} HTTP/1.1", headers)  # the crawl asks with GET only
 
 
 def _record_id() -> str:
@@ -132,37 +133,37 @@ class WarcFiles:
         self._file: io.BufferedWriter | None = None
         self._name = ""
 
-    def write(self, exchange: Exchange, revisit_of: Capture | None = None, digest: str = "") -> Capture:
-        """Write ``exchange`` (its response, or a revisit of ``revisit_of``, then its request); returns where the
+    def write(self, page: FetchedPage, revisit_of: Capture | None = None, digest: str = "") -> Capture:
+        """Write ``page`` (its response, or a revisit of ``revisit_of``, then its request); returns where the
         response or revisit record is. Flushed to the operating system before returning. ``digest``: the
         payload's, when the caller has it.
 
         The records are serialised here rather than by warcio's writer, which builds each through several
-        layers of objects: 0.37 ms a page with it, a third of that so (``python -m benchmarks.profile``); warcio
-        reads them back, and ``warcio check`` verifies every digest in the tests."""
+        layers of objects: ``Archive.save_page`` took 371 µs a page with it, 164 µs so (BENCHMARKS.md,
+        "Session 9"); warcio reads them back, and ``warcio check`` verifies every digest in the tests."""
         file = self._current()
-        digest = digest or payload_digest(exchange.body)
-        date = warc_date(exchange.fetched_at)
-        response_id, http_response = _record_id(), _http_response_block(exchange)
-        common = [("WARC-Record-ID", response_id), ("WARC-Date", date), ("WARC-Target-URI", exchange.url)]
+        digest = digest or payload_digest(page.body)
+        date = warc_date(page.fetched_at)
+        response_id, http_response = _record_id(), _http_response_block(page)
+        common = [("WARC-Record-ID", response_id), ("WARC-Date", date), ("WARC-Target-URI", page.url)]
         if revisit_of is None:
             record = _gzip_record(
                 [("WARC-Type", "response"), *common, ("Content-Type", "application/http; msgtype=response"),
                  ("WARC-Payload-Digest", digest)],
-                http_response + exchange.body,
+                http_response + page.body,
             )
         else:  # the headers only: the payload is the one the earlier capture holds
             record = _gzip_record(
                 [("WARC-Type", "revisit"), *common, ("Content-Type", "application/http; msgtype=response"),
-                 ("WARC-Profile", REVISIT_PROFILE), ("WARC-Refers-To-Target-URI", exchange.url),
+                 ("WARC-Profile", REVISIT_PROFILE), ("WARC-Refers-To-Target-URI", page.url),
                  ("WARC-Refers-To-Date", revisit_of.date), ("WARC-Payload-Digest", digest)],
                 http_response,
             )
         request = _gzip_record(
             [("WARC-Type", "request"), ("WARC-Record-ID", _record_id()), ("WARC-Date", date),
-             ("WARC-Target-URI", exchange.url), ("WARC-Concurrent-To", response_id),
+             ("WARC-Target-URI", page.url), ("WARC-Concurrent-To", response_id),
              ("Content-Type", "application/http; msgtype=request")],
-            _http_request_block(exchange),
+            _http_request_block(page),
         )
         offset = file.tell()
         file.write(record)

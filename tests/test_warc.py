@@ -22,7 +22,7 @@ from crawler.replica.generate import generate_site
 from crawler.replica.render import render_site
 from crawler.replica.server import ReplicaServer, resolve
 from pipelines.archive import Archive, FetchedPage
-from pipelines.warc import OPEN_SUFFIX, Exchange, WarcFiles, read_capture, seal_interrupted
+from pipelines.warc import OPEN_SUFFIX, WarcFiles, read_capture, seal_interrupted
 from tests.older_archive import archive_at_version
 from tests.test_crawl import finews, rows
 from tests.warc_check import warcio_check
@@ -124,8 +124,8 @@ def test_an_error_answer_is_in_the_warc_file_but_the_index_keeps_the_page(tmp_pa
 
 def test_a_torn_record_is_cut_off_and_the_file_sealed(tmp_path: Path) -> None:
     files = WarcFiles(tmp_path)
-    exchange = Exchange("http://finews.withounder.com/", 200, {"Content-Type": ["text/html"]}, b"<p>home</p>",
-                        "2026-12-05T08:00:00+00:00", {"User-Agent": ["finews"]})
+    exchange = FetchedPage("http://finews.withounder.com/", 200, {"Content-Type": ["text/html"]}, b"<p>home</p>",
+                           fetched_at="2026-12-05T08:00:00+00:00", request_headers={"User-Agent": ["finews"]})
     capture = files.write(exchange)
     (opened,) = tmp_path.iterdir()
     whole = opened.stat().st_size
