@@ -491,15 +491,16 @@ class Archive:
         previous = None
         if last is not None and last[0] == page.status and last[2] is not None and last[1] == digest:
             previous = Capture(last[2], last[3], last[4], last[1], last[5])
-        written = self._warc_files(run_id).write(page, revisit_of=previous, digest=digest)
+        warc_files = self._warc_files(run_id)
+        written = warc_files.write(page, revisit_of=previous, digest=digest)
         capture = previous or written
+        row = [page.url, page.status, page.callback, page.fetched_at, run_id, len(page.body), capture.digest,
+               capture.file, capture.offset, capture.length, capture.date]
+        if self.grouped:  # one statement, and commit() syncs the records before the group commits
+            return self.db.execute(SAVE_PAGE_SQL, row).rowcount > 0
+        warc_files.flush()  # the row commits now: its record must be out of this process first
         with self.db.atomic():
-            cursor = self.db.execute(
-                SAVE_PAGE_SQL,
-                [page.url, page.status, page.callback, page.fetched_at, run_id, len(page.body), capture.digest,
-                 capture.file, capture.offset, capture.length, capture.date],
-            )
-        return cursor.rowcount > 0
+            return self.db.execute(SAVE_PAGE_SQL, row).rowcount > 0
 
     def _warc_files(self, run_id: int | None) -> WarcFiles:
         if self._warc is None:
@@ -523,6 +524,8 @@ class Archive:
         url, callback, fetched_at, warc_file, offset, length = row
         if warc_file is None or self.warc_dir is None:
             raise StoredPageError(f"stored page {url[:200]} has no WARC record")
+        if self._warc is not None:
+            self._warc.flush()  # the record may still wait in this process's buffer
         try:
             status, headers, body = read_capture(self.warc_dir, warc_file, offset, length)
         except WarcError as error:

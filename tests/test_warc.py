@@ -3,6 +3,8 @@ replica on loopback, real WARC files checked by warcio's own ``warcio check``, r
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import socket
@@ -10,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,7 +25,7 @@ from crawler.replica.generate import generate_site
 from crawler.replica.render import render_site
 from crawler.replica.server import ReplicaServer, resolve
 from pipelines.archive import Archive, FetchedPage
-from pipelines.warc import OPEN_SUFFIX, WarcFiles, read_capture, seal_interrupted
+from pipelines.warc import OPEN_SUFFIX, WarcFiles, payload_digest, read_capture, seal_interrupted
 from tests.older_archive import archive_at_version
 from tests.test_crawl import finews, rows
 from tests.warc_check import warcio_check
@@ -122,11 +125,46 @@ def test_an_error_answer_is_in_the_warc_file_but_the_index_keeps_the_page(tmp_pa
     assert [kind for kind, _ in records(path)] == ["warcinfo", "response", "request", "response", "request"]
 
 
+def test_a_row_is_committed_only_after_its_record_left_the_process(tmp_path: Path) -> None:
+    """Records are buffered in the process; every row that commits must point at bytes another reader (or
+    the next run, after a kill) can read: at once outside a group, at the group's commit inside one."""
+    url = "http://finews.withounder.com/emnews/2021/12/27/202112272226582498.html"
+    archive = Archive.open(tmp_path / "archive.db")
+    archive.save_page(FetchedPage(url, 200, {}, b"<p>alone</p>", fetched_at="2026-12-05T08:00:00+00:00"), 1)
+    other = Archive.open(tmp_path / "archive.db")  # another connection reads only what committed
+    assert other.stored_page(url).body == b"<p>alone</p>"
+    archive.group_commits()
+    archive.save_page(FetchedPage(url + "?2", 200, {}, b"<p>grouped</p>", fetched_at="2026-12-05T08:00:01+00:00"), 1)
+    assert other.stored_page(url + "?2") is None
+    archive.commit()
+    assert other.stored_page(url + "?2").body == b"<p>grouped</p>"
+    other.close()
+    archive.close()
+
+
+def test_digests_and_record_ids_are_what_the_standard_says(tmp_path: Path) -> None:
+    for body in (b"", b"<p>x</p>", os.urandom(5000)):
+        expected = "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
+        assert payload_digest(body) == expected
+    archive = Archive.open(tmp_path / "archive.db")
+    for n in range(20):
+        archive.save_page(FetchedPage(f"http://finews.withounder.com/{n}", 200, {}, b"x" * n), 1)
+    archive.close()
+    (path,) = (tmp_path / "warc").iterdir()
+    from warcio.archiveiterator import ArchiveIterator
+
+    with open(path, "rb") as stream:
+        ids = [record.rec_headers.get_header("WARC-Record-ID") for record in ArchiveIterator(stream)]
+    assert len(set(ids)) == len(ids) == 41
+    assert all(uuid.UUID(record_id[len("<urn:uuid:"):-1]).version == 4 for record_id in ids)
+
+
 def test_a_torn_record_is_cut_off_and_the_file_sealed(tmp_path: Path) -> None:
     files = WarcFiles(tmp_path)
     exchange = FetchedPage("http://finews.withounder.com/", 200, {"Content-Type": ["text/html"]}, b"<p>home</p>",
                            fetched_at="2026-12-05T08:00:00+00:00", request_headers={"User-Agent": ["finews"]})
     capture = files.write(exchange)
+    files.flush()
     (opened,) = tmp_path.iterdir()
     whole = opened.stat().st_size
     torn = opened.read_bytes()[capture.offset : capture.offset + capture.length // 2]
