@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
+from typing import BinaryIO
 
 WARC_DIR = "warc"
 OPEN_SUFFIX = ".open"
@@ -145,7 +146,7 @@ class WarcFiles:
         self.directory = directory
         self.max_bytes = max_bytes
         self.info = dict(info or {})
-        self._file: io.BufferedWriter | None = None
+        self._file: BinaryIO | None = None
         self._name = ""
 
     def write(self, page: FetchedPage, revisit_of: Capture | None = None, digest: str = "") -> Capture:
@@ -210,7 +211,7 @@ class WarcFiles:
         self._file = None
         self._name = ""
 
-    def _current(self) -> io.BufferedWriter:
+    def _current(self) -> BinaryIO:
         if self._file is not None:
             return self._file
         from warcio.warcwriter import WARCWriter
@@ -219,10 +220,11 @@ class WarcFiles:
         seal_interrupted(self.directory)
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
         self._name = f"finews-{stamp}-{os.getpid()}{WARC_SUFFIX}"
-        self._file = open(self.directory / (self._name + OPEN_SUFFIX), "xb", buffering=WRITE_BUFFER_BYTES)  # see close()
-        writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
+        file = open(self.directory / (self._name + OPEN_SUFFIX), "xb", buffering=WRITE_BUFFER_BYTES)  # see close()
+        writer = WARCWriter(file, gzip=True, warc_version="1.1")
         writer.write_record(writer.create_warcinfo_record(self._name, self.info))
-        return self._file
+        self._file = file
+        return file
 
 
 def complete_length(path: Path) -> int:
