@@ -385,6 +385,19 @@ def _m012_pages_index_warc(db: sqlite_utils.Database) -> None:
         "headers = NULL, body = NULL WHERE url = ?", moved)
 
 
+def _m013_share_text_stored_once(db: sqlite_utils.Database) -> None:
+    # A share text that became the body (body_origin share: the body is the text as written) was stored
+    # twice in its row. The stored column now keeps only a text the body is not; share_text is generated
+    # from it and the body, so that a reader of share_text reads what it read before.
+    _execute(
+        db,
+        'ALTER TABLE "posts" RENAME COLUMN "share_text" TO "share_text_stored"',
+        "UPDATE posts SET share_text_stored = NULL WHERE body_origin = 'share' AND share_text_stored = body_html",
+        """ALTER TABLE "posts" ADD COLUMN "share_text" TEXT GENERATED ALWAYS AS (CASE WHEN share_text_stored IS NULL
+            AND body_origin = 'share' THEN body_html ELSE share_text_stored END) VIRTUAL""",
+    )
+
+
 # Append only: a released migration is never edited, a new one is added after it.
 MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("001_initial", _m001_initial),
@@ -399,4 +412,5 @@ MIGRATIONS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("010_field_coverage", _m010_field_coverage),
     ("011_body_origin_page_html", _m011_body_origin_page_html),
     ("012_pages_index_warc", _m012_pages_index_warc),
+    ("013_share_text_stored_once", _m013_share_text_stored_once),
 )

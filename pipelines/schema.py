@@ -19,6 +19,12 @@ from pipelines.migrations import MIGRATIONS
 from pipelines.sqlite_utils_lean import sqlite_utils
 
 
+# posts.share_text, generated (migration 013): the body when the body is the share text, which is then not
+# stored a second time.
+SHARE_TEXT_SQL = """CASE WHEN share_text_stored IS NULL
+            AND body_origin = 'share' THEN body_html ELSE share_text_stored END"""
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -140,12 +146,12 @@ POSTS = Table(
             public=False,  # a row id of this archive only: last_seen_at says when
         ),
         Column(
-            "share_text",
+            "share_text_stored",
             str,
-            "The share host's `GetNewsText.do` text, as answered; null until a fetch succeeded "
-            "(`finews share --backfill` fetches every post where it is null).",
-            since=3,
-            public=False,  # the body already, when body_origin is `share`; the record would carry it twice
+            "share_text as stored: null where it is the body (body_origin `share`), so that no text is "
+            "stored twice. Read share_text.",
+            since=13,
+            public=False,
         ),
         Column(
             "share_fetched_at",
@@ -175,6 +181,16 @@ POSTS = Table(
             "takes the next value "
             "of one archive-wide sequence that never goes back (`finews changes --after SEQ`; see The change feed).",
             since=9,
+        ),
+        Column(
+            "share_text",
+            str,
+            "The share host's `GetNewsText.do` text, as answered; null until a fetch succeeded "
+            "(`finews share --backfill` fetches every post where it is null). Generated: body_html when "
+            "body_origin is `share` (the body is the text as written), else share_text_stored.",
+            since=3,
+            generated=SHARE_TEXT_SQL,
+            public=False,  # the body already, when body_origin is `share`; the record would carry it twice
         ),
     ),
 )
