@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _reader() -> tuple[Any, str]:
@@ -76,22 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.measure:
         print(json.dumps(measure(args.posts, args.repeat)))
         return 0
+    from benchmarks.checkouts import CheckoutFailed, run_in_checkouts  # here: the child's checkout may lack it
+
     print("| code | pages | µs per page (best of passes) |")
     print("|---|---:|---:|")
-    for code in args.code or [ROOT]:
-        # This file run by its path from the checkout, so that ``crawler`` is that checkout's, not this one's.
-        env = {**os.environ, "PYTHONPATH": str(code.resolve())}
-        result = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), "--measure", "--posts", str(args.posts),
-             "--repeat", str(args.repeat)],
-            env=env, cwd=code, capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0:
-            print(f"python -m benchmarks.extraction: {code}: {result.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-            return 1
-        figures = json.loads(result.stdout)
-        print(f"{code}: {figures['api']}", file=sys.stderr)
-        print(f"| {code} | {figures['pages']} | {figures['microseconds']:.0f} |")
+    try:
+        for code, figures in run_in_checkouts(__file__, ["--posts", str(args.posts), "--repeat", str(args.repeat)],
+                                              args.code):
+            print(f"{code}: {figures['api']}", file=sys.stderr)
+            print(f"| {code} | {figures['pages']} | {figures['microseconds']:.0f} |")
+    except CheckoutFailed as failure:
+        print(f"python -m benchmarks.extraction: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -18,7 +18,6 @@ from crawler.sharestatus import described_values
 from pipelines.migrations import MIGRATIONS
 from pipelines.sqlite_utils_lean import sqlite_utils
 
-
 # posts.share_text, generated (migration 013): the body when the body is the share text, which is then not
 # stored a second time.
 SHARE_TEXT_SQL = """CASE WHEN share_text_stored IS NULL

@@ -52,7 +52,7 @@ def test_a_jsonl_record_is_the_public_columns_of_its_row_and_its_urls(archive):
     assert finews("export", "--output", "out", "--format", "jsonl", cwd=archive).returncode == 0
     records = [json.loads(line) for line in (archive / "out" / "posts.jsonl").read_text(encoding="utf-8").splitlines()]
     internal = {column.name for column in POSTS.columns if not column.public}
-    assert internal == {"last_seen_run", "share_text"}
+    assert internal == {"last_seen_run", "share_text_stored", "share_text"}
     public = [column.name for column in POSTS.columns if column.public]
     db = sqlite3.connect(archive / "out" / "archive.db")
     db.row_factory = sqlite3.Row

@@ -205,7 +205,7 @@ def test_a_disk_that_fills_mid_crawl_stops_the_run_then_resume_completes_it(
     pages: dict[PageKey, Page], undisturbed: ArchiveState, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    with tmpfs(out, "1200k") as resize:
+    with tmpfs(out, "2000k") as resize:
         with ReplicaServer(pages) as server:
             process = start_crawl(cwd=tmp_path, proxy=server.proxy_url)
             assert_failed_in_one_line(process, out, "disk full")
