@@ -16,6 +16,7 @@ from crawler.lock import LOCK_FILE, lock_holder
 from pipelines.archive import ARCHIVE_FILE, connect_read_only
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import CRAWL_RUNS, POST_CHANGES, POSTS
+from pipelines.warc import WARC_DIR, WarcTotals, warc_totals
 
 # How a run marked running that no live process holds is shown: its process died (kill -9, power loss).
 ABANDONED = "abandoned"
@@ -37,6 +38,7 @@ class ArchiveFacts:
     post_files: int
     last_change_seq: int | None
     last_first_seen_at: str | None
+    warc: WarcTotals
     crawl_pid: int | None  # None: no crawl runs; 0: one runs, its pid unknown
     runs: list[dict[str, Any]]  # newest first, every crawl_runs column, and ``shown_status``
 
@@ -87,5 +89,6 @@ def read_facts(output: Path, runs: int) -> ArchiveFacts:
     return ArchiveFacts(
         path=path, size_bytes=archive_size(path), schema_version=version, posts=counts[POSTS.name],
         rejects=counts["rejects"], frontier=counts["frontier"], revisions=counts["post_revisions"], post_files=files,
-        last_change_seq=last_change, last_first_seen_at=first_seen, crawl_pid=pid, runs=rows,
+        last_change_seq=last_change, last_first_seen_at=first_seen, warc=warc_totals(output / WARC_DIR),
+        crawl_pid=pid, runs=rows,
     )

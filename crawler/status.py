@@ -11,6 +11,7 @@ from typing import Any
 from crawler.health import ArchiveFacts, read_facts
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import CRAWL_RUNS
+from pipelines.warc import WARC_DIR, WarcTotals
 
 # (heading, crawl_runs column, width)
 _COUNT_COLUMNS = (
@@ -58,6 +59,14 @@ def run_line(run: dict[str, Any]) -> str:
     )
 
 
+def warc_line(totals: WarcTotals, directory: Path) -> str:
+    if not totals.closed and not totals.open:
+        return f"captures: no WARC files in {directory}"
+    being_written = f", {totals.open} being written (or left by a killed run: the next crawl seals it)" if totals.open else ""
+    files = "file" if totals.closed == 1 else "files"
+    return f"captures: {totals.closed} closed WARC {files}{being_written} in {directory} ({_size(totals.size_bytes)})"
+
+
 def status_report(output: Path, runs: int) -> str:
     """Raises HealthUnknown when there is no archive or it cannot be read."""
     facts = read_facts(output, runs)
@@ -65,6 +74,7 @@ def status_report(output: Path, runs: int) -> str:
         (f"archive {facts.path} ({_size(facts.size_bytes)}): {facts.posts} posts, {facts.rejects} rejects, "
         f"{facts.frontier} pending in the frontier, {facts.revisions} earlier versions; "
         f"{facts.post_files} files in {output / POSTS_DIR}"),
+        warc_line(facts.warc, output / WARC_DIR),
         "no crawl running" if facts.crawl_pid is None else f"a crawl is running (pid {facts.crawl_pid or 'unknown'})",
     ]
     if not facts.runs:
@@ -95,14 +105,27 @@ ARCHIVE_KEYS: tuple[tuple[str, str, str], ...] = (
     ("post_files", "integer", "Files in `_posts/`."),
     ("last_change_seq", "integer or null", "The change feed's last sequence number (`finews changes`)."),
     ("last_first_seen_at", "string or null", "UTC ISO 8601: when a post was last archived for the first time."),
+    ("warc_files", "integer", "Closed (final) WARC files in `warc/`."),
+    ("warc_files_open", "integer", "WARC files being written (`….warc.gz.open`), or left by a killed run."),
+    ("warc_bytes", "integer", "The bytes of all those WARC files."),
 )
+# ARCHIVE_KEYS read from the WARC files' totals rather than from ArchiveFacts itself.
+_WARC_KEYS = {"warc_files": "closed", "warc_files_open": "open", "warc_bytes": "size_bytes"}
+
+
+def _archive_value(facts: ArchiveFacts, key: str) -> Any:
+    if key == "path":
+        return str(facts.path)
+    if key in _WARC_KEYS:
+        return getattr(facts.warc, _WARC_KEYS[key])
+    return getattr(facts, key)
 
 
 def status_document(facts: ArchiveFacts) -> dict[str, Any]:
     """`finews status --json`: every run's crawl_runs columns (null where an older archive lacks one)."""
     return {
         "format": STATUS_JSON_FORMAT,
-        "archive": {key: str(getattr(facts, key)) if key == "path" else getattr(facts, key) for key, _, _ in ARCHIVE_KEYS},
+        "archive": {key: _archive_value(facts, key) for key, _, _ in ARCHIVE_KEYS},
         "crawl": {"running": facts.crawl_pid is not None, "pid": facts.crawl_pid or None},
         "runs": [{**{column.name: run.get(column.name) for column in CRAWL_RUNS.columns},
                   "shown_status": run["shown_status"]} for run in facts.runs],

@@ -165,6 +165,10 @@ def test_status_json_is_the_documented_shape(lived: Lived) -> None:
     assert [run["id"] for run in document["runs"]] == [3, 2, 1]
     assert document["runs"][0]["new_body_from_page"] == document["runs"][0]["new_shareable"] > 0
     assert document["archive"]["posts"] == sum(run["new"] for run in document["runs"])
+    captures = list((lived.share_down / "warc").iterdir())
+    assert len(captures) == 3  # one a run, each closed when its run ended
+    assert (document["archive"]["warc_files"], document["archive"]["warc_files_open"],
+            document["archive"]["warc_bytes"]) == (3, 0, sum(path.stat().st_size for path in captures))
 
 
 def test_metrics_are_prometheus_text_with_the_check_states(lived: Lived) -> None:

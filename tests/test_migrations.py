@@ -115,6 +115,39 @@ def test_a_body_from_the_page_before_011_is_named_page_html_and_the_change_feed_
     assert after[page_row][1] > max(seq_before.values()), "a changed public value is a change in the feed"
 
 
+def test_013_stores_a_share_text_that_is_the_body_once_and_every_reader_reads_the_same(tmp_path):
+    path = tmp_path / "archive.db"
+    db = archive_at_version(path, 12)
+    add_rows(db.conn)
+    db.execute("INSERT INTO posts (info_code, name, title) VALUES ('NW3', '3', 'three'), ('NW4', '4', 'four')")
+    rows = [rowid for (rowid,) in db.execute("SELECT rowid FROM posts ORDER BY rowid")]  # four: one a case
+    cases = {  # body_origin, body_html, share_text
+        rows[0]: ("share", "<p>正文</p>", "<p>正文</p>"),  # the text became the body: stored once
+        rows[1]: ("share", "<p>正文</p>", "<p>另一个</p>"),  # differs (no writer does this): kept
+        rows[2]: ("page-source", "正文", None),  # the share host gave nothing
+        rows[3]: ("page-html", "<p>正文</p>", "<p>正文</p>"),  # the same text, not where the body came from: kept
+    }
+    for rowid, (origin, body, text) in cases.items():
+        db.execute("UPDATE posts SET body_origin = ?, body_html = ?, share_text = ? WHERE rowid = ?",
+                   [origin, body, text, rowid])
+    db.conn.commit()
+    read = "SELECT rowid AS row_id, * FROM posts ORDER BY rowid"
+    before = [dict(zip([column[0] for column in cursor.description], row, strict=True))
+              for cursor in [db.execute(read)] for row in cursor]
+    db.close()
+
+    Archive.open(path).close()
+
+    upgraded = sqlite3.connect(path)
+    upgraded.row_factory = sqlite3.Row
+    after = [dict(row) for row in upgraded.execute(read)]
+    upgraded.close()
+    # Every column a reader had reads the same, share_text and change_seq (no change in the feed) included.
+    assert [{name: row[name] for name in before[0]} for row in after] == before
+    assert {row["row_id"]: row["share_text_stored"] for row in after} == {
+        rows[0]: None, rows[1]: "<p>另一个</p>", rows[2]: None, rows[3]: "<p>正文</p>"}
+
+
 def test_the_current_version_is_recorded_as_a_new_archive_has_it(tmp_path):
     recorded = released_master(SCHEMA_VERSION)
     assert recorded is not None, "a new migration: record its schema with python -m tests.older_archive"

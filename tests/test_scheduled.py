@@ -201,10 +201,12 @@ def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled
     lines = result.stdout.splitlines()
     valid = len(crawled_twice.site.valid_info_codes)
     assert lines[0].startswith("archive out/archive.db (") and f"{valid} posts, 2 rejects, 0 pending" in lines[0]
-    assert lines[1] == "no crawl running"
-    headings = lines[2].split()
+    # Each run wrote one WARC file, closed when it ended.
+    assert re.fullmatch(r"captures: 2 closed WARC files in out/warc \([0-9.]+ KB\)", lines[1]), lines[1]
+    assert lines[2] == "no crawl running"
+    headings = lines[3].split()
     assert headings[:7] == ["run", "status", "mode", "started", "(UTC)", "ran", "sessions"]
-    second, first = lines[3].split(), lines[4].split()
+    second, first = lines[4].split(), lines[5].split()
     assert second[:3] == ["2", "finished", "incremental"] and first[:3] == ["1", "finished", "incremental"]
     assert second[6] == "1" and first[6] == "1"  # sessions: neither was resumed
     malformed = len(crawled_twice.site.malformed)
@@ -212,7 +214,7 @@ def test_status_prints_the_last_runs_and_the_archive_size(crawled_twice: Crawled
     assert (counts["skip:archived"], counts["skip:rejected"]) == (str(len(crawled_twice.site.files) - malformed),
                                                                  str(malformed))
     assert dict(zip(headings[-9:], first[-9:], strict=True))["merged"] == "1"
-    assert any(line.startswith("sessions: ") or "sessions: 1, plus one per" in line for line in lines[5:])
+    assert any(line.startswith("sessions: ") or "sessions: 1, plus one per" in line for line in lines[6:])
     assert finews("status", "--output", "nowhere", cwd=crawled_twice.work).returncode == 1
 
 
@@ -226,10 +228,10 @@ def test_status_shows_a_run_no_process_holds_as_abandoned_without_relabelling_it
         db.execute("UPDATE crawl_runs SET status = 'running', finished_at = NULL, exit_code = NULL WHERE id = 2")
     db.close()
     lines = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
-    assert lines[1] == "no crawl running" and lines[3].split()[:2] == ["2", "abandoned"]
+    assert lines[2] == "no crawl running" and lines[4].split()[:2] == ["2", "abandoned"]
     with CrawlLock(out / LOCK_FILE):  # a live process holds the output: its run is running
         lines = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
-    assert lines[1] == f"a crawl is running (pid {os.getpid()})" and lines[3].split()[:2] == ["2", "running"]
+    assert lines[2] == f"a crawl is running (pid {os.getpid()})" and lines[4].split()[:2] == ["2", "running"]
     # A reader: the next crawl, holding the lock, is what records the run interrupted.
     assert [row["status"] for row in rows(out / "archive.db", "SELECT status FROM crawl_runs ORDER BY id")] == [
         "finished", "running"]
@@ -355,8 +357,9 @@ def test_kill_9_at_half_then_resume_archives_every_post_exactly_once(slow_site: 
         assert [path.suffix for path in (out / "warc").iterdir()] == [".open"]
         assert_every_capture_readable(out)
         status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
+        assert status[1].startswith("captures: 0 closed WARC files, 1 being written (or left by a killed run")
         # Nobody holds the lock: the run marked running belongs to a dead process.
-        assert status[1] == "no crawl running" and status[3].split()[:2] == ["1", "abandoned"]
+        assert status[2] == "no crawl running" and status[4].split()[:2] == ["1", "abandoned"]
         pending = {row["name"] for row in rows(out / "archive.db", "SELECT name FROM frontier")}
         done = {row["name"] for row in rows(out / "archive.db", "SELECT name FROM posts")} | {
             post_url_name(row["url"]) for row in rows(out / "archive.db", "SELECT url FROM rejects")} | {
@@ -438,7 +441,7 @@ def test_kill_9_loses_at_most_the_last_commit_of_the_counts_from_scrapy_stats(tm
         assert at_kill["skipped_known"] == len(known.files) - len(known.malformed)
         assert at_kill["skipped_rejected"] == len(known.malformed)
         status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
-        assert status[3].split()[:2] == ["2", "abandoned"]
+        assert status[4].split()[:2] == ["2", "abandoned"]
 
         server.requests.clear()
         resumed = finews("crawl", "--resume", "--output", "out", cwd=tmp_path, proxy=server.proxy_url)
@@ -499,7 +502,7 @@ def test_a_stop_signal_records_the_run_interrupted_and_resume_completes_it(
     assert 0 < run["running_seconds"] <= wall - GAP + 1  # the timestamps have whole seconds
     assert f"{run['running_seconds']:.1f} s;" in resumed.stdout
     status = finews("status", "--output", "out", cwd=tmp_path).stdout.splitlines()
-    assert status[3].split()[4:7] == [f"{run['running_seconds']:.0f}", "s", "2"]  # ran, sessions
+    assert status[4].split()[4:7] == [f"{run['running_seconds']:.0f}", "s", "2"]  # ran, sessions
     assert {row["info_code"] for row in rows(out / "archive.db", "SELECT info_code FROM posts")} == set(
         slow_site.valid_info_codes)
     assert rows(out / "archive.db", "SELECT * FROM frontier") == []

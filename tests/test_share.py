@@ -156,6 +156,7 @@ def test_every_archived_post_has_its_page_its_links_and_its_share_text(site: Sit
         link = "share" if row["share_url"] else "article"
         assert kinds == sorted(["post", link, "json"] + (["post", "article"] if twin else [])), (code, kinds)
         assert (row["share_status"], row["body_origin"], row["share_text"]) == ("ok", "share", row["body_html"])
+        assert row["share_text_stored"] is None  # the body is the text: stored once
         assert row["share_fetched_at"]
 
 
