@@ -28,6 +28,7 @@ from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import urlsplit
 
 from isal import isal_zlib
 
@@ -112,10 +113,9 @@ def _http_response_block(page: FetchedPage) -> bytes:
 
 
 def _http_request_block(page: FetchedPage) -> bytes:
-    # A crawled URL is absolute (scheme://host/path?query); the fragment never reaches the site.
-    host, _, rest = page.url.partition("://")[2].partition("/")
-    target = "/" + rest.partition("#")[0]
-    headers = [("Host", host)] + [
+    parts = urlsplit(page.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [("Host", parts.netloc)] + [
         (name, value) for name, values in page.request_headers.items() if name.lower() != "host" for value in values
     ]
     return _header_block(f"GET {target} HTTP/1.1", headers)  # the crawl asks with GET only
@@ -158,8 +158,9 @@ class WarcFiles:
         at them commits. ``digest``: the payload's, when the caller has it.
 
         The records are serialised here rather than by warcio's writer, which builds each through several
-        layers of objects: ``Archive.save_page`` took 371 µs a page with it, 164 µs so (BENCHMARKS.md,
-        "Session 9"); warcio reads them back, and ``warcio check`` verifies every digest in the tests."""
+        layers of objects: ``Archive.save_page`` took 371 µs a page with it, 66 µs so, with ISA-L and the
+        buffer (BENCHMARKS.md, "Session 9" and "Session 10"); warcio reads them back, and ``warcio check``
+        verifies every digest in the tests."""
         file = self._current()
         digest = digest or payload_digest(page.body)
         date = warc_date(page.fetched_at)
