@@ -13,11 +13,8 @@ this one. A checkout reads pages with whichever API it has: ``crawler.pages.post
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 
@@ -63,28 +60,12 @@ def measure(posts: int, repeat: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.extraction", description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--code", type=Path, action="append", help="a checkout to time (default: this one)")
-    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # the child's part
-    args = parser.parse_args(argv)
-    if args.measure:
-        print(json.dumps(measure(args.posts, args.repeat)))
-        return 0
-    from benchmarks.checkouts import CheckoutFailed, run_in_checkouts  # here: the child's checkout may lack it
+    from benchmarks.checkouts import benchmark_main  # here: the child runs this file in a checkout that may lack it
 
-    print("| code | pages | µs per page (best of passes) |")
-    print("|---|---:|---:|")
-    try:
-        for code, figures in run_in_checkouts(__file__, ["--posts", str(args.posts), "--repeat", str(args.repeat)],
-                                              args.code):
-            print(f"{code}: {figures['api']}", file=sys.stderr)
-            print(f"| {code} | {figures['pages']} | {figures['microseconds']:.0f} |")
-    except CheckoutFailed as failure:
-        print(f"python -m benchmarks.extraction: {failure}", file=sys.stderr)
-        return 1
-    return 0
+    return benchmark_main(
+        __file__, __doc__ or "", ("pages", "µs per page (best of passes)", "reader"),
+        lambda figures: (str(figures["pages"]), f"{figures['microseconds']:.0f}", figures["api"]), 5, argv,
+    )
 
 
 if __name__ == "__main__":

@@ -12,9 +12,7 @@ one run: e.g. the last version before WARC captures (``git worktree add /tmp/bef
 
 from __future__ import annotations
 
-import argparse
 import inspect
-import json
 import sys
 import tempfile
 import time
@@ -67,27 +65,12 @@ def measure(posts: int, repeat: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.pagestore", description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=2000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--code", type=Path, action="append", help="a checkout to measure (default: this one)")
-    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # the child's part
-    args = parser.parse_args(argv)
-    if args.measure:
-        print(json.dumps(measure(args.posts, args.repeat)))
-        return 0
-    from benchmarks.checkouts import CheckoutFailed, run_in_checkouts  # here: the child's checkout may lack it
+    from benchmarks.checkouts import benchmark_main  # here: the child runs this file in a checkout that may lack it
 
-    print("| code | pages | µs per page (best of passes) | bytes on disk per page |")
-    print("|---|---:|---:|---:|")
-    try:
-        for code, figures in run_in_checkouts(__file__, ["--posts", str(args.posts), "--repeat", str(args.repeat)],
-                                              args.code):
-            print(f"| {code} | {figures['pages']} | {figures['microseconds']:.0f} | {figures['bytes']:.0f} |")
-    except CheckoutFailed as failure:
-        print(f"python -m benchmarks.pagestore: {failure}", file=sys.stderr)
-        return 1
-    return 0
+    return benchmark_main(
+        __file__, __doc__ or "", ("pages", "µs per page (best of passes)", "bytes on disk per page"),
+        lambda figures: (str(figures["pages"]), f"{figures['microseconds']:.0f}", f"{figures['bytes']:.0f}"), 3, argv,
+    )
 
 
 if __name__ == "__main__":
