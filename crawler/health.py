@@ -16,7 +16,7 @@ from crawler.lock import LOCK_FILE, lock_holder
 from pipelines.archive import ARCHIVE_FILE, connect_read_only
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import CRAWL_RUNS, POST_CHANGES, POSTS
-from pipelines.warc import WARC_DIR, WarcTotals, warc_totals
+from pipelines.warc import WARC_DIR, warc_totals
 
 # How a run marked running that no live process holds is shown: its process died (kill -9, power loss).
 ABANDONED = "abandoned"
@@ -38,7 +38,9 @@ class ArchiveFacts:
     post_files: int
     last_change_seq: int | None
     last_first_seen_at: str | None
-    warc: WarcTotals
+    warc_files: int  # closed ones, in warc/
+    warc_files_open: int  # being written, or left by a killed run
+    warc_bytes: int
     crawl_pid: int | None  # None: no crawl runs; 0: one runs, its pid unknown
     runs: list[dict[str, Any]]  # newest first, every crawl_runs column, and ``shown_status``
 
@@ -86,9 +88,10 @@ def read_facts(output: Path, runs: int) -> ArchiveFacts:
         row["shown_status"] = shown_status(row, pid is not None)
     posts_dir = output / POSTS_DIR
     files = sum(1 for entry in posts_dir.iterdir() if entry.is_file()) if posts_dir.is_dir() else 0
+    warc = warc_totals(output / WARC_DIR)
     return ArchiveFacts(
         path=path, size_bytes=archive_size(path), schema_version=version, posts=counts[POSTS.name],
         rejects=counts["rejects"], frontier=counts["frontier"], revisions=counts["post_revisions"], post_files=files,
-        last_change_seq=last_change, last_first_seen_at=first_seen, warc=warc_totals(output / WARC_DIR),
-        crawl_pid=pid, runs=rows,
+        last_change_seq=last_change, last_first_seen_at=first_seen, warc_files=warc.closed,
+        warc_files_open=warc.open, warc_bytes=warc.size_bytes, crawl_pid=pid, runs=rows,
     )

@@ -28,9 +28,9 @@ def metrics_text(facts: ArchiveFacts, limits: Thresholds, now: datetime) -> str:
     gauge("archive_revisions", "Earlier versions of changed posts.", facts.revisions)
     gauge("archive_post_files", "Files in the output's _posts folder.", facts.post_files)
     gauge("archive_size_bytes", "archive.db on disk, its WAL included.", facts.size_bytes)
-    gauge("archive_warc_files", "Closed WARC files in the output's warc folder.", facts.warc.closed)
-    gauge("archive_warc_files_open", "WARC files being written, or left by a killed run.", facts.warc.open)
-    gauge("archive_warc_bytes", "The bytes of the output's WARC files.", facts.warc.size_bytes)
+    gauge("archive_warc_files", "Closed WARC files in the output's warc folder.", facts.warc_files)
+    gauge("archive_warc_files_open", "WARC files being written, or left by a killed run.", facts.warc_files_open)
+    gauge("archive_warc_bytes", "The bytes of the output's WARC files.", facts.warc_bytes)
     gauge("archive_schema_version", "The archive's schema version.", facts.schema_version)
     gauge("archive_last_change_seq", "The change feed's last sequence number.", facts.last_change_seq or 0)
     gauge("last_new_post_timestamp_seconds", "When a post was last archived for the first time (Unix time).",

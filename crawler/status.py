@@ -11,7 +11,7 @@ from typing import Any
 from crawler.health import ArchiveFacts, read_facts
 from pipelines.frontmatter import POSTS_DIR
 from pipelines.schema import CRAWL_RUNS
-from pipelines.warc import WARC_DIR, WarcTotals
+from pipelines.warc import WARC_DIR
 
 # (heading, crawl_runs column, width)
 _COUNT_COLUMNS = (
@@ -59,12 +59,13 @@ def run_line(run: dict[str, Any]) -> str:
     )
 
 
-def warc_line(totals: WarcTotals, directory: Path) -> str:
-    if not totals.closed and not totals.open:
+def warc_line(facts: ArchiveFacts, directory: Path) -> str:
+    if not facts.warc_files and not facts.warc_files_open:
         return f"captures: no WARC files in {directory}"
-    being_written = f", {totals.open} being written (or left by a killed run: the next crawl seals it)" if totals.open else ""
-    files = "file" if totals.closed == 1 else "files"
-    return f"captures: {totals.closed} closed WARC {files}{being_written} in {directory} ({_size(totals.size_bytes)})"
+    being_written = (f", {facts.warc_files_open} being written (or left by a killed run: the next crawl seals it)"
+                     if facts.warc_files_open else "")
+    files = "file" if facts.warc_files == 1 else "files"
+    return f"captures: {facts.warc_files} closed WARC {files}{being_written} in {directory} ({_size(facts.warc_bytes)})"
 
 
 def status_report(output: Path, runs: int) -> str:
@@ -74,7 +75,7 @@ def status_report(output: Path, runs: int) -> str:
         (f"archive {facts.path} ({_size(facts.size_bytes)}): {facts.posts} posts, {facts.rejects} rejects, "
         f"{facts.frontier} pending in the frontier, {facts.revisions} earlier versions; "
         f"{facts.post_files} files in {output / POSTS_DIR}"),
-        warc_line(facts.warc, output / WARC_DIR),
+        warc_line(facts, output / WARC_DIR),
         "no crawl running" if facts.crawl_pid is None else f"a crawl is running (pid {facts.crawl_pid or 'unknown'})",
     ]
     if not facts.runs:
@@ -109,23 +110,11 @@ ARCHIVE_KEYS: tuple[tuple[str, str, str], ...] = (
     ("warc_files_open", "integer", "WARC files being written (`….warc.gz.open`), or left by a killed run."),
     ("warc_bytes", "integer", "The bytes of all those WARC files."),
 )
-# ARCHIVE_KEYS read from the WARC files' totals rather than from ArchiveFacts itself.
-_WARC_KEYS = {"warc_files": "closed", "warc_files_open": "open", "warc_bytes": "size_bytes"}
-
-
-def _archive_value(facts: ArchiveFacts, key: str) -> Any:
-    if key == "path":
-        return str(facts.path)
-    if key in _WARC_KEYS:
-        return getattr(facts.warc, _WARC_KEYS[key])
-    return getattr(facts, key)
-
-
 def status_document(facts: ArchiveFacts) -> dict[str, Any]:
     """`finews status --json`: every run's crawl_runs columns (null where an older archive lacks one)."""
     return {
         "format": STATUS_JSON_FORMAT,
-        "archive": {key: _archive_value(facts, key) for key, _, _ in ARCHIVE_KEYS},
+        "archive": {key: str(getattr(facts, key)) if key == "path" else getattr(facts, key) for key, _, _ in ARCHIVE_KEYS},
         "crawl": {"running": facts.crawl_pid is not None, "pid": facts.crawl_pid or None},
         "runs": [{**{column.name: run.get(column.name) for column in CRAWL_RUNS.columns},
                   "shown_status": run["shown_status"]} for run in facts.runs],

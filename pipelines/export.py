@@ -19,7 +19,7 @@ from pathlib import Path
 from crawler.items import PostItem
 from crawler.lock import LOCK_FILE, CrawlLock
 from crawler.output import CrawlError, mirror_output, storage_error
-from pipelines.archive import ARCHIVE_FILE, item_from_row
+from pipelines.archive import ARCHIVE_FILE, connect_read_only, item_from_row
 from pipelines.files import create_partial, write_atomically
 from pipelines.frontmatter import POSTS_DIR, file_name_of, path_inside, post_file_text
 from pipelines.public import JSONL_FILE, public_line, public_posts
@@ -88,7 +88,7 @@ def export_jsonl(output: Path, since: str | None = None) -> ExportSummary:
     handle, temporary = create_partial(output, ".jsonl")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            db = sqlite3.connect(f"file:{output / ARCHIVE_FILE}?mode=ro", uri=True)
+            db = connect_read_only(output / ARCHIVE_FILE)
             try:
                 for record in public_posts(db, since):
                     file.write(public_line(record))
@@ -125,7 +125,7 @@ def export_wacz(output: Path, since: str | None = None) -> ExportSummary:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
             file.write(json.dumps({"format": "json-pages-1.0", "id": "pages", "title": "Post pages"}) + "\n")
-            db = sqlite3.connect(f"file:{output / ARCHIVE_FILE}?mode=ro", uri=True)
+            db = connect_read_only(output / ARCHIVE_FILE)
             try:
                 for title, url, date in db.execute(_WACZ_PAGES_SQL, [since, since]):
                     file.write(json.dumps({"url": url, "ts": date, "title": title}, ensure_ascii=False) + "\n")
